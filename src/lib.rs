@@ -1,0 +1,11 @@
+//! kubectl-kapture: deploy, observe and break a simulated enterprise data flow on Kubernetes.
+pub mod chaos;
+pub mod cli;
+pub mod commands;
+pub mod error;
+pub mod k8s;
+pub mod kafka;
+pub mod manifests;
+pub mod output;
+pub mod status;
+pub mod workload;

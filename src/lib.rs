@@ -7,5 +7,6 @@ pub mod k8s;
 pub mod kafka;
 pub mod manifests;
 pub mod output;
+pub mod prompt;
 pub mod status;
 pub mod workload;

@@ -1,0 +1,1 @@
+//! Chaos plans: which pods to disrupt, when, and how. Pure and seeded.

@@ -1,0 +1,5 @@
+//! Thin I/O against the Kubernetes API.
+pub mod client;
+pub mod errors;
+
+pub use client::{connect, Cluster};

@@ -1,0 +1,1 @@
+//! Kafka: admin I/O (topics, partitions, reassignment) and pure partition plans.

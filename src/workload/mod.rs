@@ -1,0 +1,28 @@
+//! The workload run by `kapture-worker`: generator model, order service, router, sinks.
+//!
+//! Contract shared by the roles and the manifests (env vars are the flags' equivalents):
+//! - topic `transactions` (key: transaction id), per-state topics `transactions.<state>`;
+//! - order service HTTP on 8080 (`POST /transactions`, `/healthz`, `/readyz`);
+//! - every role serves `/metrics`, `/healthz`, `/readyz` on 9090 (the order service on 8080 too);
+//! - in-cluster addresses: Kafka `kapture-kafka:9092`, Redis `kapture-redis:6379`,
+//!   Postgres `kapture-postgres:5432` (user and database `kapture`, password from Secret
+//!   `kapture-postgres` key `password`), order service `http://kapture-order-service:8080`.
+pub mod transaction;
+
+/// Environment variables every role reads (clap `env = ...`), set by the manifests.
+pub mod env {
+    pub const KAFKA_BOOTSTRAP: &str = "KAPTURE_KAFKA_BOOTSTRAP";
+    pub const REDIS_URL: &str = "KAPTURE_REDIS_URL";
+    pub const POSTGRES_HOST: &str = "KAPTURE_POSTGRES_HOST";
+    pub const POSTGRES_PORT: &str = "KAPTURE_POSTGRES_PORT";
+    pub const POSTGRES_USER: &str = "KAPTURE_POSTGRES_USER";
+    pub const POSTGRES_PASSWORD: &str = "KAPTURE_POSTGRES_PASSWORD";
+    pub const POSTGRES_DB: &str = "KAPTURE_POSTGRES_DB";
+    pub const ORDER_SERVICE_URL: &str = "KAPTURE_ORDER_SERVICE_URL";
+    pub const LISTEN: &str = "KAPTURE_LISTEN";
+    pub const METRICS_LISTEN: &str = "KAPTURE_METRICS_LISTEN";
+    pub const RATE: &str = "KAPTURE_RATE";
+    pub const SEED: &str = "KAPTURE_SEED";
+    pub const PARTITIONS: &str = "KAPTURE_PARTITIONS";
+    pub const REPLICATION_FACTOR: &str = "KAPTURE_REPLICATION_FACTOR";
+}

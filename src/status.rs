@@ -1,0 +1,245 @@
+//! Kubernetes objects -> one status row per component. Pure: the caller lists, this decides.
+use std::collections::BTreeMap;
+
+use jiff::Timestamp;
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::Pod;
+use kube::ResourceExt;
+use serde::Serialize;
+
+use crate::manifests::LABEL_COMPONENT;
+use crate::output::Tabular;
+
+/// What `kubectl kapture status` reports. Field names are stable API (`-o json|yaml`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StatusReport {
+    pub context: String,
+    pub namespace: String,
+    pub components: Vec<ComponentStatus>,
+    pub summary: Summary,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ComponentStatus {
+    pub component: String,
+    pub kind: String,
+    pub name: String,
+    pub desired: i32,
+    pub ready: i32,
+    pub restarts: i32,
+    pub age_seconds: i64,
+    pub state: State,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum State {
+    /// Every desired replica is ready and up to date.
+    Ready,
+    /// Rolling out or starting: not every replica is ready yet.
+    Progressing,
+    /// Scaled to zero on purpose.
+    ScaledDown,
+    /// A Job that finished successfully.
+    Complete,
+    /// A Job that gave up.
+    Failed,
+}
+
+impl State {
+    /// Whether a deploy waiting for readiness can stop waiting on this component.
+    pub fn is_settled(self) -> bool {
+        matches!(self, State::Ready | State::ScaledDown | State::Complete)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Summary {
+    pub deployed: bool,
+    pub components: usize,
+    pub ready: usize,
+    pub restarts: i32,
+}
+
+/// Everything labelled part-of=kapture in the namespace, as listed from the API.
+#[derive(Debug, Default, Clone)]
+pub struct Observed {
+    pub statefulsets: Vec<StatefulSet>,
+    pub deployments: Vec<Deployment>,
+    pub jobs: Vec<Job>,
+    pub pods: Vec<Pod>,
+}
+
+pub fn report(context: &str, namespace: &str, observed: &Observed, now: Timestamp) -> StatusReport {
+    let restarts = restarts_by_component(&observed.pods);
+    let restarts_of = |component: &str| restarts.get(component).copied().unwrap_or(0);
+    let mut rows = Vec::new();
+    for sts in &observed.statefulsets {
+        let status = sts.status.clone().unwrap_or_default();
+        let desired = sts.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
+        let up_to_date = status.observed_generation >= sts.metadata.generation
+            && status.updated_replicas.unwrap_or(0) >= desired;
+        rows.push(row(
+            sts,
+            "StatefulSet",
+            desired,
+            status.ready_replicas.unwrap_or(0),
+            up_to_date,
+            &restarts_of,
+            now,
+        ));
+    }
+    for deploy in &observed.deployments {
+        let status = deploy.status.clone().unwrap_or_default();
+        let desired = deploy.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
+        let up_to_date = status.observed_generation >= deploy.metadata.generation
+            && status.updated_replicas.unwrap_or(0) >= desired;
+        rows.push(row(
+            deploy,
+            "Deployment",
+            desired,
+            status.ready_replicas.unwrap_or(0),
+            up_to_date,
+            &restarts_of,
+            now,
+        ));
+    }
+    for job in &observed.jobs {
+        let status = job.status.clone().unwrap_or_default();
+        let complete = job_condition(job, "Complete");
+        let failed = job_condition(job, "Failed");
+        let mut r = row(job, "Job", 1, i32::from(complete), true, &restarts_of, now);
+        r.state = if complete {
+            State::Complete
+        } else if failed {
+            State::Failed
+        } else {
+            State::Progressing
+        };
+        r.ready = status.succeeded.unwrap_or(0).min(1);
+        rows.push(r);
+    }
+    rows.sort_by(|a, b| (&a.component, &a.kind, &a.name).cmp(&(&b.component, &b.kind, &b.name)));
+    let summary = Summary {
+        deployed: !rows.is_empty(),
+        components: rows.len(),
+        ready: rows.iter().filter(|r| r.state.is_settled()).count(),
+        restarts: rows.iter().map(|r| r.restarts).sum(),
+    };
+    StatusReport {
+        context: context.to_string(),
+        namespace: namespace.to_string(),
+        components: rows,
+        summary,
+    }
+}
+
+fn row<K: ResourceExt>(
+    object: &K,
+    kind: &str,
+    desired: i32,
+    ready: i32,
+    up_to_date: bool,
+    restarts_of: &dyn Fn(&str) -> i32,
+    now: Timestamp,
+) -> ComponentStatus {
+    let component = object
+        .labels()
+        .get(LABEL_COMPONENT)
+        .cloned()
+        .unwrap_or_else(|| object.name_any());
+    let state = if desired == 0 {
+        State::ScaledDown
+    } else if ready >= desired && up_to_date {
+        State::Ready
+    } else {
+        State::Progressing
+    };
+    ComponentStatus {
+        restarts: restarts_of(&component),
+        component,
+        kind: kind.to_string(),
+        name: object.name_any(),
+        desired,
+        ready,
+        age_seconds: object
+            .creation_timestamp()
+            .map(|t| now.as_second() - t.0.as_second())
+            .unwrap_or(0)
+            .max(0),
+        state,
+    }
+}
+
+fn job_condition(job: &Job, kind: &str) -> bool {
+    job.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|cs| cs.iter().any(|c| c.type_ == kind && c.status == "True"))
+}
+
+fn restarts_by_component(pods: &[Pod]) -> BTreeMap<String, i32> {
+    let mut sums = BTreeMap::new();
+    for pod in pods {
+        let Some(component) = pod.labels().get(LABEL_COMPONENT) else {
+            continue;
+        };
+        let restarts: i32 = pod
+            .status
+            .as_ref()
+            .and_then(|s| s.container_statuses.as_ref())
+            .map(|cs| cs.iter().map(|c| c.restart_count).sum())
+            .unwrap_or(0);
+        *sums.entry(component.clone()).or_insert(0) += restarts;
+    }
+    sums
+}
+
+/// kubectl-style age: 45s, 12m, 5h, 3d.
+pub fn format_age(seconds: i64) -> String {
+    match seconds {
+        s if s < 120 => format!("{s}s"),
+        s if s < 2 * 3600 => format!("{}m", s / 60),
+        s if s < 2 * 86400 => format!("{}h", s / 3600),
+        s => format!("{}d", s / 86400),
+    }
+}
+
+impl Tabular for StatusReport {
+    fn header(&self) -> Vec<&'static str> {
+        vec![
+            "COMPONENT",
+            "KIND",
+            "NAME",
+            "READY",
+            "RESTARTS",
+            "AGE",
+            "STATE",
+        ]
+    }
+
+    fn rows(&self) -> Vec<Vec<String>> {
+        self.components
+            .iter()
+            .map(|c| {
+                vec![
+                    c.component.clone(),
+                    c.kind.clone(),
+                    c.name.clone(),
+                    format!("{}/{}", c.ready, c.desired),
+                    c.restarts.to_string(),
+                    format_age(c.age_seconds),
+                    format!("{:?}", c.state),
+                ]
+            })
+            .collect()
+    }
+
+    fn footer(&self) -> Vec<String> {
+        let s = &self.summary;
+        vec![format!(
+            "\n{}/{} components ready, {} restarts (context {}, namespace {})",
+            s.ready, s.components, s.restarts, self.context, self.namespace
+        )]
+    }
+}

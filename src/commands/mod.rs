@@ -3,10 +3,18 @@ use anyhow::Result;
 
 use crate::cli::{Cli, Command};
 
+pub mod delete;
+pub mod deploy;
+pub mod status;
+
 pub async fn run(cli: Cli) -> Result<()> {
     let Cli { global, command } = cli;
-    let _ = global;
     match command {
-        _ => anyhow::bail!("not yet"),
+        Command::Deploy(args) => deploy::run(&global, args).await,
+        Command::Status(args) => status::run(&global, args).await,
+        Command::Delete(args) => delete::run(&global, args).await,
+        Command::Chaos(_) | Command::Scale(_) | Command::Topics(_) => {
+            anyhow::bail!("this command is not available in this build")
+        }
     }
 }

@@ -1,5 +1,9 @@
 //! Thin I/O against the Kubernetes API.
+pub mod apply;
+pub mod cleanup;
 pub mod client;
+pub mod discovery;
 pub mod errors;
+pub mod workloads;
 
 pub use client::{connect, Cluster};

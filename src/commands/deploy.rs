@@ -1,0 +1,237 @@
+//! `kubectl kapture deploy`: render, discover, check ownership, apply, optionally wait.
+use std::io::IsTerminal;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Result};
+use rand::distr::{Alphanumeric, SampleString};
+use serde::Serialize;
+
+use crate::cli::deploy::DeployArgs;
+use crate::cli::{DryRun, GlobalArgs, OutputFormat};
+use crate::error::KaptureError;
+use crate::k8s::apply::{self, Applied, ApplyOptions, Outcome};
+use crate::k8s::workloads::{self, NamespaceState};
+use crate::k8s::{discovery, Cluster};
+use crate::manifests::{self, Manifest, RenderParams};
+use crate::output::{self, Tabular};
+use crate::status;
+
+pub fn render_params(namespace: &str, args: &DeployArgs) -> RenderParams {
+    RenderParams {
+        namespace: namespace.to_string(),
+        components: args.components.clone(),
+        kafka_mode: args.kafka_mode,
+        brokers: args.brokers,
+        controllers: args.controllers,
+        partitions: args.partitions,
+        replication_factor: args.replication_factor,
+        storage: args.storage,
+        storage_class: args.storage_class.clone(),
+        storage_size: args.storage_size.clone(),
+        worker_image: args.image.clone(),
+        pull_policy: args.image_pull_policy,
+        resources: args.resources,
+        load_generators: args.load_generators,
+        rate: args.rate,
+        postgres_password: Alphanumeric.sample_string(&mut rand::rng(), 32),
+    }
+}
+
+/// What deploy reports on stdout (`-o json|yaml` field names are stable).
+#[derive(Debug, Serialize)]
+pub struct DeployReport {
+    pub context: String,
+    pub namespace: String,
+    pub dry_run: Option<&'static str>,
+    pub objects: Vec<Applied>,
+}
+
+impl Tabular for DeployReport {
+    fn header(&self) -> Vec<&'static str> {
+        vec!["COMPONENT", "KIND", "NAME", "RESULT"]
+    }
+    fn rows(&self) -> Vec<Vec<String>> {
+        self.objects
+            .iter()
+            .map(|o| {
+                let result = serde_json::to_value(o.outcome)
+                    .ok()
+                    .and_then(|v| v.as_str().map(String::from));
+                vec![
+                    o.component.clone(),
+                    o.kind.clone(),
+                    o.name.clone(),
+                    result.unwrap_or_default(),
+                ]
+            })
+            .collect()
+    }
+    fn footer(&self) -> Vec<String> {
+        let count = |wanted: Outcome| self.objects.iter().filter(|o| o.outcome == wanted).count();
+        let changed = count(Outcome::Created) + count(Outcome::Configured);
+        if self.dry_run == Some("client") {
+            return vec![format!(
+                "\n{} objects rendered; nothing was sent (use -o yaml for the manifests)",
+                self.objects.len()
+            )];
+        }
+        let suffix = if self.dry_run.is_some() {
+            " (dry run: nothing was stored)"
+        } else {
+            ""
+        };
+        let line = if changed == 0 {
+            format!(
+                "\nNothing changed: namespace {} already matches these parameters{suffix}.",
+                self.namespace
+            )
+        } else {
+            format!(
+                "\n{} created, {} configured, {} unchanged in namespace {} (context {}){suffix}",
+                count(Outcome::Created),
+                count(Outcome::Configured),
+                count(Outcome::Unchanged) + count(Outcome::Kept),
+                self.namespace,
+                self.context
+            )
+        };
+        vec![line]
+    }
+}
+
+pub async fn run(global: &GlobalArgs, args: DeployArgs) -> Result<()> {
+    let params = render_params(&global.namespace, &args);
+    let manifests = manifests::render(&params)?;
+    if args.dry_run == Some(DryRun::Client) {
+        return print_client_dry_run(global.output, &manifests);
+    }
+    let cluster = crate::k8s::connect(global).await?;
+    let dry_run = args.dry_run == Some(DryRun::Server);
+    match workloads::namespace_state(&cluster).await? {
+        NamespaceState::Absent if dry_run => {
+            return Err(KaptureError::InvalidInput(format!(
+                "namespace {ns:?} does not exist yet and --dry-run=server can only validate objects in an existing namespace \
+                 (kubectl create namespace {ns}, or use --dry-run=client)",
+                ns = cluster.namespace
+            ))
+            .into())
+        }
+        NamespaceState::Absent => workloads::create_namespace(&cluster, false).await?,
+        NamespaceState::Ours | NamespaceState::Foreign => {}
+    }
+    let resolver =
+        discovery::discover(&cluster, &manifests::kinds_in_apply_order(&manifests)).await?;
+    let existing = apply::check_existing(&cluster, &resolver, &manifests).await?;
+    let options = ApplyOptions {
+        dry_run,
+        force_conflicts: args.force_conflicts,
+    };
+    let objects = apply::apply_all(&cluster, &resolver, &manifests, &existing, options).await?;
+    let report = DeployReport {
+        context: cluster.context.clone(),
+        namespace: cluster.namespace.clone(),
+        dry_run: dry_run.then_some("server"),
+        objects,
+    };
+    output::print(global.output, &report)?;
+    let wait = args.wait.unwrap_or_else(|| std::io::stderr().is_terminal());
+    if wait && !dry_run {
+        wait_ready(&cluster, workload_count(&manifests), args.timeout).await?;
+    }
+    Ok(())
+}
+
+fn workload_count(manifests: &[Manifest]) -> usize {
+    manifests
+        .iter()
+        .filter(|m| matches!(m.kind(), "StatefulSet" | "Deployment" | "Job"))
+        .count()
+}
+
+/// Client dry run: the rendered objects, never sent. `-o yaml` is a multi-document stream that
+/// `kubectl apply -f -` accepts; `-o json` a v1 List.
+fn print_client_dry_run(format: OutputFormat, manifests: &[Manifest]) -> Result<()> {
+    match format {
+        OutputFormat::Yaml => {
+            for m in manifests {
+                print!("---\n{}", serde_yaml::to_string(&m.object)?);
+            }
+        }
+        OutputFormat::Json => {
+            let list = serde_json::json!({
+                "apiVersion": "v1",
+                "kind": "List",
+                "items": manifests.iter().map(|m| &m.object).collect::<Vec<_>>(),
+            });
+            println!("{}", serde_json::to_string_pretty(&list)?);
+        }
+        OutputFormat::Table => {
+            let report = DeployReport {
+                context: String::new(),
+                namespace: manifests
+                    .first()
+                    .and_then(|m| m.object.metadata.namespace.clone())
+                    .unwrap_or_default(),
+                dry_run: Some("client"),
+                objects: manifests
+                    .iter()
+                    .map(|m| Applied {
+                        component: m.part.clone(),
+                        kind: m.kind().to_string(),
+                        api_version: m.api_version().to_string(),
+                        name: m.name().to_string(),
+                        outcome: Outcome::Planned,
+                    })
+                    .collect(),
+            };
+            output::print(OutputFormat::Table, &report)?;
+        }
+    }
+    Ok(())
+}
+
+/// Waits until every workload is ready (or complete), with a spinner on stderr.
+async fn wait_ready(cluster: &Cluster, expected: usize, timeout: Duration) -> Result<()> {
+    let spinner = indicatif::ProgressBar::new_spinner();
+    spinner.enable_steady_tick(Duration::from_millis(120));
+    let started = Instant::now();
+    loop {
+        let observed = workloads::observe(cluster).await?;
+        let report = status::report(
+            &cluster.context,
+            &cluster.namespace,
+            &observed,
+            jiff::Timestamp::now(),
+        );
+        let waiting: Vec<String> = report
+            .components
+            .iter()
+            .filter(|c| !c.state.is_settled())
+            .map(|c| format!("{} {}/{}", c.component, c.ready, c.desired))
+            .collect();
+        let present = report.components.len();
+        if waiting.is_empty() && present >= expected {
+            spinner.finish_and_clear();
+            eprintln!(
+                "All {present} workloads ready after {}s.",
+                started.elapsed().as_secs()
+            );
+            return Ok(());
+        }
+        if started.elapsed() >= timeout {
+            spinner.finish_and_clear();
+            bail!(
+                "timed out after {} waiting for readiness: {}",
+                humantime::format_duration(timeout),
+                waiting.join(", ")
+            );
+        }
+        spinner.set_message(format!(
+            "{}/{expected} workloads ready; waiting for {} ({}s)",
+            present - waiting.len(),
+            waiting.join(", "),
+            started.elapsed().as_secs()
+        ));
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}

@@ -58,14 +58,42 @@ pub struct OneLine<'a>(pub &'a anyhow::Error);
 
 impl fmt::Display for OneLine<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut first = true;
+        // Libraries often repeat their source in their own message: print each text once.
+        let mut line = String::new();
         for cause in self.0.chain() {
-            if !first {
-                f.write_str(": ")?;
+            let text = cause.to_string();
+            if line.contains(text.as_str()) {
+                continue;
             }
-            first = false;
-            write!(f, "{cause}")?;
+            if !line.is_empty() {
+                line.push_str(": ");
+            }
+            line.push_str(&text);
         }
-        Ok(())
+        f.write_str(&line)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_line_drops_repeated_causes() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "No such file");
+        let err = anyhow::Error::new(io)
+            .context("read failed: No such file")
+            .context("cannot read kubeconfig");
+        assert_eq!(
+            OneLine(&err).to_string(),
+            "cannot read kubeconfig: read failed: No such file"
+        );
+    }
+
+    #[test]
+    fn typed_outcomes_choose_the_exit_code() {
+        let refused = anyhow::Error::from(KaptureError::Refused("no".into())).context("delete");
+        assert_eq!(exit_code(&refused), EXIT_USAGE);
+        assert_eq!(exit_code(&anyhow::anyhow!("boom")), EXIT_FAILURE);
     }
 }

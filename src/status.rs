@@ -243,3 +243,174 @@ impl Tabular for StatusReport {
         )]
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn at(seconds: i64) -> Timestamp {
+        Timestamp::from_second(seconds).unwrap()
+    }
+
+    fn sts(
+        component: &str,
+        replicas: i32,
+        ready: i32,
+        updated: i32,
+        generation: i64,
+        observed: i64,
+    ) -> StatefulSet {
+        serde_json::from_value(json!({
+            "metadata": {"name": format!("kapture-{component}"), "generation": generation,
+                         "creationTimestamp": "1970-01-01T00:16:40Z",
+                         "labels": {LABEL_COMPONENT: component}},
+            "spec": {"replicas": replicas, "serviceName": "x", "selector": {}, "template": {}},
+            "status": {"replicas": replicas, "readyReplicas": ready, "updatedReplicas": updated,
+                       "observedGeneration": observed}
+        }))
+        .unwrap()
+    }
+
+    fn pod(component: &str, restarts: &[i32]) -> Pod {
+        let statuses: Vec<_> = restarts
+            .iter()
+            .enumerate()
+            .map(|(i, r)| json!({"name": format!("c{i}"), "image": "x", "imageID": "", "ready": true, "restartCount": r}))
+            .collect();
+        serde_json::from_value(json!({
+            "metadata": {"name": "p", "labels": {LABEL_COMPONENT: component}},
+            "status": {"containerStatuses": statuses}
+        }))
+        .unwrap()
+    }
+
+    fn job(conditions: serde_json::Value) -> Job {
+        serde_json::from_value(json!({
+            "metadata": {"name": "kapture-kafka-topics", "labels": {LABEL_COMPONENT: "kafka-topics"}},
+            "spec": {"template": {}},
+            "status": {"conditions": conditions}
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn ready_needs_every_replica_ready_and_up_to_date() {
+        let observed = Observed {
+            statefulsets: vec![
+                sts("kafka-broker", 3, 3, 3, 2, 2),
+                sts("kafka-controller", 3, 2, 3, 1, 1),
+                sts("redis", 1, 1, 1, 3, 2), // spec changed, controller has not caught up
+                sts("postgres", 0, 0, 0, 1, 1),
+            ],
+            ..Default::default()
+        };
+        let report = report("ctx", "ns", &observed, at(1000 + 300));
+        let state = |c: &str| {
+            report
+                .components
+                .iter()
+                .find(|r| r.component == c)
+                .unwrap()
+                .state
+        };
+        assert_eq!(state("kafka-broker"), State::Ready);
+        assert_eq!(state("kafka-controller"), State::Progressing);
+        assert_eq!(state("redis"), State::Progressing);
+        assert_eq!(state("postgres"), State::ScaledDown);
+        assert_eq!(
+            report.summary,
+            Summary {
+                deployed: true,
+                components: 4,
+                ready: 2,
+                restarts: 0
+            }
+        );
+        assert_eq!(report.components[0].age_seconds, 300);
+    }
+
+    #[test]
+    fn restarts_are_summed_per_component_over_pods_and_containers() {
+        let observed = Observed {
+            statefulsets: vec![sts("kafka-broker", 2, 2, 2, 1, 1)],
+            pods: vec![
+                pod("kafka-broker", &[1, 2]),
+                pod("kafka-broker", &[3]),
+                pod("redis", &[9]),
+            ],
+            ..Default::default()
+        };
+        let report = report("ctx", "ns", &observed, at(2000));
+        assert_eq!(report.components[0].restarts, 6);
+        assert_eq!(
+            report.summary.restarts, 6,
+            "pods of components without a workload row do not count"
+        );
+    }
+
+    #[test]
+    fn jobs_are_complete_failed_or_progressing() {
+        let complete = job(json!([{"type": "Complete", "status": "True"}]));
+        let failed = job(json!([{"type": "Failed", "status": "True"}]));
+        let running = job(json!([]));
+        for (job, expected) in [
+            (complete, State::Complete),
+            (failed, State::Failed),
+            (running, State::Progressing),
+        ] {
+            let report = report(
+                "c",
+                "n",
+                &Observed {
+                    jobs: vec![job],
+                    ..Default::default()
+                },
+                at(0),
+            );
+            assert_eq!(report.components[0].state, expected);
+        }
+    }
+
+    #[test]
+    fn nothing_listed_means_not_deployed() {
+        let report = report("c", "n", &Observed::default(), at(0));
+        assert!(!report.summary.deployed);
+        assert!(report.components.is_empty());
+    }
+
+    #[test]
+    fn rows_are_sorted_and_rendered_in_every_format() {
+        let observed = Observed {
+            statefulsets: vec![
+                sts("redis", 1, 1, 1, 1, 1),
+                sts("kafka-broker", 3, 1, 3, 1, 1),
+            ],
+            ..Default::default()
+        };
+        let report = report("kind-kind", "kapture", &observed, at(1000 + 7200));
+        assert_eq!(report.components[0].component, "kafka-broker");
+        let table = crate::output::render(crate::cli::OutputFormat::Table, &report).unwrap();
+        assert!(
+            table.contains("kafka-broker") && table.contains("1/3") && table.contains("2h"),
+            "{table}"
+        );
+        assert!(table.contains("1/2 components ready"), "{table}");
+        let json: serde_json::Value = serde_json::from_str(
+            &crate::output::render(crate::cli::OutputFormat::Json, &report).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(json["components"][0]["state"], "Progressing");
+        assert_eq!(json["summary"]["ready"], 1);
+        let yaml = crate::output::render(crate::cli::OutputFormat::Yaml, &report).unwrap();
+        assert!(yaml.contains("age_seconds: 7200"), "{yaml}");
+    }
+
+    #[test]
+    fn ages_read_like_kubectl() {
+        assert_eq!(format_age(45), "45s");
+        assert_eq!(format_age(12 * 60), "12m");
+        assert_eq!(format_age(5 * 3600), "5h");
+        assert_eq!(format_age(3 * 86400), "3d");
+    }
+}

@@ -4,7 +4,7 @@ use std::io::IsTerminal;
 use anyhow::Result;
 
 use crate::cli::status::StatusArgs;
-use crate::cli::GlobalArgs;
+use crate::cli::{GlobalArgs, OutputFormat};
 use crate::error::KaptureError;
 use crate::k8s::{self, workloads};
 use crate::output;
@@ -39,8 +39,7 @@ pub async fn run(global: &GlobalArgs, args: StatusArgs) -> Result<()> {
             Err(absent(&report))
         };
     }
-    let redraw =
-        std::io::stdout().is_terminal() && global.output == crate::cli::OutputFormat::Table;
+    let redraw = std::io::stdout().is_terminal() && global.output == OutputFormat::Table;
     let mut ticker = tokio::time::interval(args.interval);
     loop {
         tokio::select! {

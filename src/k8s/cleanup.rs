@@ -48,12 +48,33 @@ pub async fn list_owned(
 /// Deletes each kind's labelled objects with one collection delete, in the order given.
 /// Dependents (pods, controller revisions) go with their owners in the background.
 pub async fn delete_owned(cluster: &Cluster, owned: &[Owned]) -> Result<()> {
-    let params = DeleteParams::background();
+    let params = &DeleteParams::background();
     for entry in owned.iter().filter(|o| !o.names.is_empty()) {
-        api(cluster, &entry.kind)
-            .delete_collection(&params, &ListParams::default().labels(SELECTOR))
+        let api = &api(cluster, &entry.kind);
+        let what = &entry.kind.resource.plural;
+        match api
+            .delete_collection(params, &ListParams::default().labels(SELECTOR))
             .await
-            .map_err(|e| errors::explain(cluster, "delete", &entry.kind.resource.plural, e))?;
+        {
+            Ok(_) => {}
+            // Some kinds (Services before Kubernetes 1.23) have no collection delete: one by one.
+            Err(kube::Error::Api(status)) if status.code == 405 => {
+                try_join_all(entry.names.iter().map(|name| async move {
+                    match api.delete(name, params).await {
+                        Ok(_) => Ok(()),
+                        Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+                        Err(e) => Err(errors::explain(
+                            cluster,
+                            "delete",
+                            &format!("{what}/{name}"),
+                            e,
+                        )),
+                    }
+                }))
+                .await?;
+            }
+            Err(e) => return Err(errors::explain(cluster, "delete", what, e)),
+        }
     }
     Ok(())
 }

@@ -3,14 +3,25 @@ use crate::error::KaptureError;
 
 use super::Cluster;
 
-/// Wraps a kube error that happened while doing `verb` on `resource`.
+/// Wraps a kube error that happened while doing `verb` on `resource` in the namespace.
 pub fn explain(cluster: &Cluster, verb: &str, resource: &str, err: kube::Error) -> anyhow::Error {
+    explain_in(cluster, Some(&cluster.namespace), verb, resource, err)
+}
+
+/// As [`explain`], for cluster-scoped resources (`namespace: None`).
+pub fn explain_in(
+    cluster: &Cluster,
+    namespace: Option<&str>,
+    verb: &str,
+    resource: &str,
+    err: kube::Error,
+) -> anyhow::Error {
     match &err {
         kube::Error::Api(status) if status.code == 403 => KaptureError::Forbidden {
             user: forbidden_user(&status.message),
             verb: verb.to_string(),
             resource: resource.to_string(),
-            namespace: Some(cluster.namespace.clone()),
+            namespace: namespace.map(str::to_string),
         }
         .into(),
         kube::Error::Api(status) if status.code == 401 => KaptureError::Unauthorized {
@@ -22,6 +33,11 @@ pub fn explain(cluster: &Cluster, verb: &str, resource: &str, err: kube::Error) 
             reason: root_cause(&err),
         }
         .into(),
+        kube::Error::Api(status) => anyhow::anyhow!(
+            "cannot {verb} {resource}: {} (HTTP {})",
+            status.message.trim_end_matches([':', ' ']),
+            status.code
+        ),
         _ => anyhow::Error::new(err).context(format!("cannot {verb} {resource}")),
     }
 }

@@ -113,13 +113,13 @@ pub async fn delete_namespace(cluster: &Cluster, wait: Option<std::time::Duratio
     let what = format!("namespace {}", cluster.namespace);
     api.delete(&cluster.namespace, &Default::default())
         .await
-        .map_err(|e| errors::explain(cluster, "delete", &what, e))?;
+        .map_err(|e| errors::explain_in(cluster, None, "delete", &what, e))?;
     let Some(timeout) = wait else { return Ok(()) };
     let deadline = std::time::Instant::now() + timeout;
     while api
         .get_opt(&cluster.namespace)
         .await
-        .map_err(|e| errors::explain(cluster, "get", &what, e))?
+        .map_err(|e| errors::explain_in(cluster, None, "get", &what, e))?
         .is_some()
     {
         if std::time::Instant::now() >= deadline {

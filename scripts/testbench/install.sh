@@ -23,7 +23,7 @@ NOIDA_VERSION="0.2.3"
 APT_PACKAGES=(
   golang-go make rsync etcd-server etcd-client openssl
   golang-github-modern-go-reflect2-dev golang-github-json-iterator-go-dev
-  redis-server postgresql-15 kcat python3-venv
+  redis-server postgresql-15 kcat python3-venv curl
 )
 
 log() { printf 'install.sh: %s\n' "$*" >&2; }

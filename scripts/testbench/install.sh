@@ -45,6 +45,29 @@ is_installed() {
   [[ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null || true)" == installed ]]
 }
 
+# deb-src for bookworm main, signed by the Debian archive keyring, if no source list has one.
+ensure_deb_src() {
+  if ! grep -rqsE '^(deb-src[^#]*bookworm[[:space:]]+main|Types:.*deb-src)' \
+      /etc/apt/sources.list /etc/apt/sources.list.d/; then
+    log "adding a deb-src entry for bookworm main"
+    cat >/etc/apt/sources.list.d/kapture-testbench-src.sources <<'EOF'
+Types: deb-src
+URIs: http://deb.debian.org/debian
+Suites: bookworm
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+EOF
+    APT_UPDATED=0
+  fi
+}
+
+need_build=0
+if [[ ! -x "$BIN/kube-apiserver" || ! -x "$BIN/kube-controller-manager" ]]; then
+  need_build=1
+  # Before the first `apt-get update`, so that one update serves both steps.
+  ensure_deb_src
+fi
+
 # --- 1. Debian packages ---------------------------------------------------------------------
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
@@ -76,23 +99,13 @@ build_kube() {
   rm -rf "$work"
   mkdir -p "$work"
 
-  # deb-src for bookworm main, signed by the Debian archive keyring, if no source list has one.
-  if ! grep -rqsE '^(deb-src[^#]*bookworm[[:space:]]+main|Types:.*deb-src)' \
-      /etc/apt/sources.list /etc/apt/sources.list.d/; then
-    log "adding a deb-src entry for bookworm main"
-    cat >/etc/apt/sources.list.d/kapture-testbench-src.sources <<'EOF'
-Types: deb-src
-URIs: http://deb.debian.org/debian
-Suites: bookworm
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-EOF
-    APT_UPDATED=0
-  fi
+  ensure_deb_src
   apt_update_once
 
   log "downloading the kubernetes $KUBE_DEB_VERSION source package"
-  (cd "$work" && apt-get source -qq --download-only "kubernetes=$KUBE_DEB_VERSION")
+  # Sandbox user root: _apt cannot write into a directory under /root.
+  (cd "$work" && apt-get source -qq --download-only -o APT::Sandbox::User=root \
+    "kubernetes=$KUBE_DEB_VERSION")
   orig="$(find "$work" -maxdepth 1 -name 'kubernetes_*.orig.tar.*' | head -n 1)"
   [[ -n "$orig" ]] || die "no orig tarball downloaded in $work"
   mkdir -p "$work/src"
@@ -133,7 +146,7 @@ EOF
   rm -rf "$work"
 }
 
-if [[ -x "$BIN/kube-apiserver" && -x "$BIN/kube-controller-manager" ]]; then
+if [[ $need_build -eq 0 ]]; then
   log "kube binaries: cached in $BIN"
 else
   start=$SECONDS

@@ -72,3 +72,14 @@ tb_stop() {
   fi
   rm -f "$dir/$name.pid" "$dir/$name.exe" "$dir/$name.port"
 }
+
+# tb_remove_pg_home DIR: remove the Postgres cluster kept outside DIR (see start.sh), if any.
+tb_remove_pg_home() {
+  local dir=$1 home
+  [[ -f "$dir/postgres.home" ]] || return 0
+  home="$(<"$dir/postgres.home")"
+  if [[ "$home" == /tmp/kapture-testbench-pg.* && -d "$home" ]]; then
+    rm -rf "$home"
+  fi
+  rm -f "$dir/postgres.home"
+}

@@ -305,7 +305,6 @@ start_redis() {
 # --- postgres --------------------------------------------------------------------------------
 
 PG_BIN=/usr/lib/postgresql/15/bin
-PGDATA_DIR="$DIR/pgdata"
 
 as_pg() { # run a Postgres tool as the `postgres` user when we are root (initdb refuses root)
   if [[ $(id -u) -eq 0 ]]; then
@@ -323,32 +322,44 @@ postgres_healthy() {
 
 start_postgres() {
   tb_stop "$DIR" postgres
-  rm -rf "$PGDATA_DIR" "$DIR/env.d/postgres"
+  tb_remove_pg_home "$DIR"
+  rm -rf "$DIR/pgdata" "$DIR/env.d/postgres"
   [[ -x "$PG_BIN/initdb" ]] || tb_die "$PG_BIN/initdb missing: run scripts/testbench/install.sh"
-  local port i pid=""
+  local port i pid="" pgdata="$DIR/pgdata" pglog="$LOGS/postgres.log" home
   port="$(free_port)"
-  mkdir -p "$PGDATA_DIR"
-  if [[ $(id -u) -eq 0 ]]; then
-    chown postgres:postgres "$PGDATA_DIR" "$LOGS"
-    as_pg test -w "$PGDATA_DIR" || tb_die "user postgres cannot write $PGDATA_DIR (a parent dir is not traversable)"
+  if [[ $(id -u) -eq 0 ]] && ! as_pg test -x "$DIR"; then
+    # A parent of DIR (e.g. /root) is closed to user postgres: keep the cluster in /tmp.
+    home="$(mktemp -d /tmp/kapture-testbench-pg.XXXXXX)"
+    printf '%s\n' "$home" >"$DIR/postgres.home"
+    chown postgres:postgres "$home"
+    pgdata="$home/data"
+    pglog="$home/postgres.log"
+    ln -sfn "$pglog" "$LOGS/postgres.log"
+    tb_log "user postgres cannot reach $DIR: cluster in $home"
   fi
-  chmod 700 "$PGDATA_DIR"
-  tb_log "initdb $PGDATA_DIR"
-  as_pg "$PG_BIN/initdb" -D "$PGDATA_DIR" -U kapture --auth=trust --encoding=UTF8 \
+  mkdir -p "$pgdata"
+  if [[ $(id -u) -eq 0 ]]; then
+    chown postgres:postgres "$pgdata"
+    [[ "$pglog" != "$LOGS/postgres.log" ]] || chown postgres:postgres "$LOGS"
+    as_pg test -w "$pgdata" || tb_die "user postgres cannot write $pgdata"
+  fi
+  chmod 700 "$pgdata"
+  tb_log "initdb $pgdata"
+  as_pg "$PG_BIN/initdb" -D "$pgdata" -U kapture --auth=trust --encoding=UTF8 \
     --no-instructions >"$LOGS/initdb.log" 2>&1 \
     || { tail -n 20 "$LOGS/initdb.log" >&2; tb_die "initdb failed"; }
   tb_log "starting postgres on 127.0.0.1:$port"
   # No unix socket (the default directory may not exist); fsync off: test data only.
-  as_pg "$PG_BIN/pg_ctl" -D "$PGDATA_DIR" -l "$LOGS/postgres.log" -w -t "$WAIT_SECS" \
+  as_pg "$PG_BIN/pg_ctl" -D "$pgdata" -l "$pglog" -w -t "$WAIT_SECS" \
     -o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories='' -c fsync=off -c full_page_writes=off -c synchronous_commit=off -c max_connections=200" \
     start >>"$LOGS/initdb.log" 2>&1 \
-    || { tail -n 20 "$LOGS/postgres.log" >&2; tb_die "pg_ctl start failed"; }
+    || { tail -n 20 "$pglog" >&2; tb_die "pg_ctl start failed"; }
   for ((i = 0; i < 50; i++)); do
-    pid="$(head -n 1 "$PGDATA_DIR/postmaster.pid" 2>/dev/null || true)"
+    pid="$(head -n 1 "$pgdata/postmaster.pid" 2>/dev/null || true)"
     [[ "$pid" =~ ^[0-9]+$ ]] && break
     sleep 0.1
   done
-  [[ "$pid" =~ ^[0-9]+$ ]] || tb_die "no postmaster.pid in $PGDATA_DIR"
+  [[ "$pid" =~ ^[0-9]+$ ]] || tb_die "no postmaster.pid in $pgdata"
   printf '%s\n' "$pid" >"$DIR/postgres.pid"
   readlink -f "$PG_BIN/postgres" >"$DIR/postgres.exe"
   printf '%s\n' "$port" >"$DIR/postgres.port"

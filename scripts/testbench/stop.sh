@@ -29,6 +29,8 @@ for name in "${TB_SERVERS[@]}"; do
   tb_stop "$DIR" "$name"
 done
 
+tb_remove_pg_home "$DIR"
+
 # Only the files start.sh creates, so a DIR given by mistake loses nothing else.
 rm -rf "${DIR:?}"/{etcd-data,pki,noida-data,redis-data,pgdata,logs,env.d} \
   "$DIR"/{kubeconfig,kubeconfig-nobody,env,env.tmp} "$DIR"/*.pid "$DIR"/*.exe "$DIR"/*.port

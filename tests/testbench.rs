@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::Pod;
-use kube::api::{ApiResource, DynamicObject, EvictParams, GroupVersionKind, ListParams, PostParams};
+use kube::api::{
+    ApiResource, DynamicObject, EvictParams, GroupVersionKind, ListParams, PostParams,
+};
 use kube::{Api, Client, ResourceExt};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -43,19 +45,23 @@ async fn create_statefulset(client: &Client, ns: &str, name: &str, replicas: i32
 
 async fn wait_ready_replicas(client: &Client, ns: &str, name: &str, want: i32) {
     let api = Api::<StatefulSet>::namespaced(client.clone(), ns);
-    wait_for(&format!("statefulset {ns}/{name} readyReplicas={want}"), WAIT, || {
-        let api = api.clone();
-        async move {
-            let sts = api.get(name).await.map_err(|e| e.to_string())?;
-            let st = sts.status.unwrap_or_default();
-            let ready = st.ready_replicas.unwrap_or(0);
-            if ready == want {
-                Ok(())
-            } else {
-                Err(format!("replicas={} readyReplicas={ready}", st.replicas))
+    wait_for(
+        &format!("statefulset {ns}/{name} readyReplicas={want}"),
+        WAIT,
+        || {
+            let api = api.clone();
+            async move {
+                let sts = api.get(name).await.map_err(|e| e.to_string())?;
+                let st = sts.status.unwrap_or_default();
+                let ready = st.ready_replicas.unwrap_or(0);
+                if ready == want {
+                    Ok(())
+                } else {
+                    Err(format!("replicas={} readyReplicas={ready}", st.replicas))
+                }
             }
-        }
-    })
+        },
+    )
     .await
 }
 
@@ -67,16 +73,24 @@ fn pdb_v1beta1() -> ApiResource {
     )
 }
 
-async fn wait_disruptions_allowed(api: &Api<DynamicObject>, name: &str, want: i64) -> serde_json::Value {
-    wait_for(&format!("PDB {name} status.disruptionsAllowed={want}"), WAIT, || async move {
-        let pdb = api.get(name).await.map_err(|e| e.to_string())?;
-        let status = pdb.data.get("status").cloned().unwrap_or(json!(null));
-        if status.get("disruptionsAllowed").and_then(|v| v.as_i64()) == Some(want) {
-            Ok(status)
-        } else {
-            Err(format!("status={status}"))
-        }
-    })
+async fn wait_disruptions_allowed(
+    api: &Api<DynamicObject>,
+    name: &str,
+    want: i64,
+) -> serde_json::Value {
+    wait_for(
+        &format!("PDB {name} status.disruptionsAllowed={want}"),
+        WAIT,
+        || async move {
+            let pdb = api.get(name).await.map_err(|e| e.to_string())?;
+            let status = pdb.data.get("status").cloned().unwrap_or(json!(null));
+            if status.get("disruptionsAllowed").and_then(|v| v.as_i64()) == Some(want) {
+                Ok(status)
+            } else {
+                Err(format!("status={status}"))
+            }
+        },
+    )
     .await
 }
 
@@ -84,13 +98,20 @@ async fn wait_disruptions_allowed(api: &Api<DynamicObject>, name: &str, want: i6
 async fn apiserver_answers() {
     let client = support::admin_client().await;
     let v = client.apiserver_version().await.expect("GET /version");
-    assert_eq!((v.major.as_str(), v.minor.as_str()), ("1", "20"), "bench runs kube 1.20: {v:?}");
+    assert_eq!(
+        (v.major.as_str(), v.minor.as_str()),
+        ("1", "20"),
+        "bench runs kube 1.20: {v:?}"
+    );
     // The admin token is in system:masters: it may list cluster-scoped objects.
     let nss = Api::<k8s_openapi::api::core::v1::Namespace>::all(client)
         .list(&ListParams::default())
         .await
         .expect("list namespaces");
-    assert!(nss.items.iter().any(|n| n.name_any() == "default"), "namespace default exists");
+    assert!(
+        nss.items.iter().any(|n| n.name_any() == "default"),
+        "namespace default exists"
+    );
 }
 
 #[tokio::test]
@@ -102,17 +123,31 @@ async fn statefulset_pods_become_ready_through_the_kubelet_stand_in() {
 
     // The real StatefulSet controller creates web-0, and web-1 only once web-0 is Ready.
     wait_ready_replicas(&client, &ns, "web", 2).await;
-    assert!(kubelet.marked() >= 2, "the stand-in marked {} pods", kubelet.marked());
+    assert!(
+        kubelet.marked() >= 2,
+        "the stand-in marked {} pods",
+        kubelet.marked()
+    );
 
     let pods = Api::<Pod>::namespaced(client.clone(), &ns);
     for name in ["web-0", "web-1"] {
         let pod = pods.get(name).await.expect("get pod");
         let st = pod.status.clone().unwrap_or_default();
         assert_eq!(st.phase.as_deref(), Some("Running"), "{name} phase");
-        assert!(st.pod_ip.as_deref().unwrap_or("").starts_with("127.0.0."), "{name} podIP {:?}", st.pod_ip);
-        assert!(pod.spec.as_ref().unwrap().node_name.is_none(), "{name} is not bound to a node");
+        assert!(
+            st.pod_ip.as_deref().unwrap_or("").starts_with("127.0.0."),
+            "{name} podIP {:?}",
+            st.pod_ip
+        );
+        assert!(
+            pod.spec.as_ref().unwrap().node_name.is_none(),
+            "{name} is not bound to a node"
+        );
         let cs = st.container_statuses.unwrap_or_default();
-        assert!(cs.len() == 1 && cs[0].ready && cs[0].restart_count == 0, "{name} containers {cs:?}");
+        assert!(
+            cs.len() == 1 && cs[0].ready && cs[0].restart_count == 0,
+            "{name} containers {cs:?}"
+        );
     }
 
     // Readiness flips stick: the stand-in marks each pod only once.
@@ -136,8 +171,11 @@ async fn pdb_v1beta1_status_and_eviction() {
     let ar = pdb_v1beta1();
     let pdbs = Api::<DynamicObject>::namespaced_with(client.clone(), &ns, &ar);
     let mut pdb = DynamicObject::new("db", &ar);
-    pdb.data = json!({ "spec": { "minAvailable": 1, "selector": { "matchLabels": { "app": "db" } } } });
-    pdbs.create(&PostParams::default(), &pdb).await.expect("create policy/v1beta1 PDB");
+    pdb.data =
+        json!({ "spec": { "minAvailable": 1, "selector": { "matchLabels": { "app": "db" } } } });
+    pdbs.create(&PostParams::default(), &pdb)
+        .await
+        .expect("create policy/v1beta1 PDB");
     let status = wait_disruptions_allowed(&pdbs, "db", 1).await;
     assert_eq!(status["currentHealthy"], 2, "PDB status {status}");
     assert_eq!(status["expectedPods"], 2, "PDB status {status}");
@@ -146,7 +184,9 @@ async fn pdb_v1beta1_status_and_eviction() {
     kubelet.stop();
     let pods = Api::<Pod>::namespaced(client.clone(), &ns);
     let old_uid = pods.get("db-0").await.unwrap().metadata.uid;
-    pods.evict("db-0", &EvictParams::default()).await.expect("eviction allowed by the PDB");
+    pods.evict("db-0", &EvictParams::default())
+        .await
+        .expect("eviction allowed by the PDB");
     // The unbound pod is deleted at once; the controller recreates it, Pending.
     wait_for("db-0 replaced after eviction", WAIT, || {
         let pods = pods.clone();
@@ -162,9 +202,12 @@ async fn pdb_v1beta1_status_and_eviction() {
     .await;
     wait_disruptions_allowed(&pdbs, "db", 0).await;
     // Needs a client without kube's default retry of 429 (see support::client_from_kubeconfig).
-    let blocked = tokio::time::timeout(Duration::from_secs(10), pods.evict("db-1", &EvictParams::default()))
-        .await
-        .expect("a blocked eviction must answer at once (is kube's 429 retry on?)");
+    let blocked = tokio::time::timeout(
+        Duration::from_secs(10),
+        pods.evict("db-1", &EvictParams::default()),
+    )
+    .await
+    .expect("a blocked eviction must answer at once (is kube's 429 retry on?)");
     match blocked {
         Err(kube::Error::Api(s)) => assert_eq!(s.code, 429, "eviction blocked by the PDB: {s:?}"),
         other => panic!("expected 429 from the eviction of db-1, got {other:?}"),
@@ -174,7 +217,10 @@ async fn pdb_v1beta1_status_and_eviction() {
 #[tokio::test]
 async fn nobody_is_forbidden() {
     let client = support::nobody_client().await;
-    match Api::<Pod>::namespaced(client, "default").list(&ListParams::default()).await {
+    match Api::<Pod>::namespaced(client, "default")
+        .list(&ListParams::default())
+        .await
+    {
         Err(kube::Error::Api(s)) => assert!(s.is_forbidden() && s.code == 403, "{s:?}"),
         other => panic!("user nobody should get 403 listing pods, got {other:?}"),
     }
@@ -199,7 +245,14 @@ async fn noida_db_speaks_the_kafka_protocol() {
     let addr = support::kafka_bootstrap();
     let mut s = connect("noida-db (Kafka protocol)", &addr).await;
     // ApiVersions v0: api_key 18, api_version 0, correlation_id 7, client_id "tb".
-    let body: Vec<u8> = [&18i16.to_be_bytes()[..], &0i16.to_be_bytes(), &7i32.to_be_bytes(), &2i16.to_be_bytes(), b"tb"].concat();
+    let body: Vec<u8> = [
+        &18i16.to_be_bytes()[..],
+        &0i16.to_be_bytes(),
+        &7i32.to_be_bytes(),
+        &2i16.to_be_bytes(),
+        b"tb",
+    ]
+    .concat();
     let mut req = (body.len() as i32).to_be_bytes().to_vec();
     req.extend_from_slice(&body);
     s.write_all(&req).await.expect("send ApiVersions");
@@ -207,7 +260,11 @@ async fn noida_db_speaks_the_kafka_protocol() {
     read_exact_timeout("noida-db ApiVersions", &mut s, &mut head).await;
     let correlation = i32::from_be_bytes(head[4..8].try_into().unwrap());
     let error = i16::from_be_bytes(head[8..10].try_into().unwrap());
-    assert_eq!((correlation, error), (7, 0), "ApiVersions response header {head:?}");
+    assert_eq!(
+        (correlation, error),
+        (7, 0),
+        "ApiVersions response header {head:?}"
+    );
 }
 
 #[tokio::test]

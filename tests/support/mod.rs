@@ -108,9 +108,10 @@ pub fn host_port(url: &str) -> String {
 pub async fn client_from_kubeconfig(path: &str) -> Client {
     let kubeconfig = Kubeconfig::read_from(path)
         .unwrap_or_else(|e| panic!("reading kubeconfig {path}: {e}; {HOW_TO_START}"));
-    let mut config = kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
-        .await
-        .unwrap_or_else(|e| panic!("loading kubeconfig {path}: {e}"));
+    let mut config =
+        kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+            .await
+            .unwrap_or_else(|e| panic!("loading kubeconfig {path}: {e}"));
     config.default_retry = false;
     Client::try_from(config).unwrap_or_else(|e| panic!("building a client from {path}: {e}"))
 }
@@ -206,15 +207,22 @@ impl Drop for TestNamespace {
         // the test's Client would deadlock (its connection tasks live on that runtime). Delete
         // from a separate thread with its own runtime and its own client, bounded in time.
         let name = self.name.clone();
-        let Ok(path) = std::env::var("KAPTURE_TEST_KUBECONFIG") else { return };
+        let Ok(path) = std::env::var("KAPTURE_TEST_KUBECONFIG") else {
+            return;
+        };
         let worker = std::thread::spawn(move || {
-            let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
                 return;
             };
             rt.block_on(async move {
                 let work = async {
                     let client = client_from_kubeconfig(&path).await;
-                    Api::<Namespace>::all(client).delete(&name, &DeleteParams::background()).await
+                    Api::<Namespace>::all(client)
+                        .delete(&name, &DeleteParams::background())
+                        .await
                 };
                 match tokio::time::timeout(Duration::from_secs(10), work).await {
                     Ok(Ok(_)) => {}
@@ -237,12 +245,11 @@ where
 {
     let start = Instant::now();
     loop {
-        let last;
-        match tokio::time::timeout(Duration::from_secs(10), check()).await {
+        let last = match tokio::time::timeout(Duration::from_secs(10), check()).await {
             Ok(Ok(v)) => return v,
-            Ok(Err(state)) => last = state,
-            Err(_) => last = String::from("check timed out after 10 s"),
-        }
+            Ok(Err(state)) => state,
+            Err(_) => String::from("check timed out after 10 s"),
+        };
         if start.elapsed() >= timeout {
             panic!("timed out after {timeout:?} waiting for {what}; last seen: {last}");
         }
@@ -256,7 +263,8 @@ where
 
 fn now_rfc3339() -> String {
     // k8s-openapi's Time is jiff-based in 0.29; serialise through it for the exact wire format.
-    let t = k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(k8s_openapi::jiff::Timestamp::now());
+    let t =
+        k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(k8s_openapi::jiff::Timestamp::now());
     serde_json::to_value(t)
         .ok()
         .and_then(|v| v.as_str().map(str::to_string))
@@ -265,7 +273,9 @@ fn now_rfc3339() -> String {
 
 /// A stable fake pod IP in 127.0.0.2..=127.0.0.254 derived from the pod's name.
 pub fn fake_pod_ip(name: &str) -> String {
-    let h = name.bytes().fold(2166136261u32, |h, b| (h ^ u32::from(b)).wrapping_mul(16777619));
+    let h = name.bytes().fold(2166136261u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(16777619)
+    });
     format!("127.0.0.{}", 2 + h % 253)
 }
 
@@ -343,11 +353,18 @@ fn pod_status_patch(pod: &Pod, ready: bool, restart_bump: i32) -> serde_json::Va
     json!({ "status": st })
 }
 
-async fn patch_pod_status(client: &Client, ns: &str, name: &str, ready: bool, bump: i32) -> kube::Result<Pod> {
+async fn patch_pod_status(
+    client: &Client,
+    ns: &str,
+    name: &str,
+    ready: bool,
+    bump: i32,
+) -> kube::Result<Pod> {
     let api = Api::<Pod>::namespaced(client.clone(), ns);
     let pod = api.get(name).await?;
     let patch = pod_status_patch(&pod, ready, bump);
-    api.patch_status(name, &PatchParams::default(), &Patch::Merge(&patch)).await
+    api.patch_status(name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
 }
 
 /// Plays the kubelet for one pod: phase Running, conditions Ready/ContainersReady=True, every
@@ -424,11 +441,14 @@ pub fn spawn_kubelet_with_delay(client: Client, ns: &str, delay: Duration) -> Ku
                     continue;
                 }
             };
-            let Some(uid) = pod.metadata.uid.clone() else { continue };
+            let Some(uid) = pod.metadata.uid.clone() else {
+                continue;
+            };
             if pod.metadata.deletion_timestamp.is_some() || !seen.insert(uid) {
                 continue;
             }
-            let (client, ns, name, counter) = (client.clone(), ns.clone(), pod.name_any(), counter.clone());
+            let (client, ns, name, counter) =
+                (client.clone(), ns.clone(), pod.name_any(), counter.clone());
             marks.spawn(async move {
                 if !delay.is_zero() {
                     tokio::time::sleep(delay).await;

@@ -57,9 +57,12 @@ pub async fn connect(global: &GlobalArgs) -> Result<Cluster> {
         context: Some(context.clone()),
         ..Default::default()
     };
-    let config = Config::from_custom_kubeconfig(kubeconfig, &options)
+    let mut config = Config::from_custom_kubeconfig(kubeconfig, &options)
         .await
         .with_context(|| format!("cannot use context {context:?}"))?;
+    // kube retries 429/503/504 for minutes by default. A CLI answers at once instead, and a
+    // 429 is often an answer, not overload (an eviction blocked by a PodDisruptionBudget).
+    config.default_retry = false;
     let server = config.cluster_url.to_string();
     let client = Client::try_from(config).context("cannot build a Kubernetes client")?;
     Ok(Cluster {

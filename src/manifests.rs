@@ -8,7 +8,7 @@ use anyhow::{bail, Context, Result};
 use clap::ValueEnum;
 use include_dir::{include_dir, Dir};
 use kube::core::DynamicObject;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 static MANIFESTS: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/manifests");
@@ -21,6 +21,20 @@ pub const PART_OF: &str = "kapture";
 /// Selects everything Kapture manages in a namespace.
 pub const SELECTOR: &str = "app.kubernetes.io/part-of=kapture";
 pub const DEFAULT_WORKER_IMAGE: &str = concat!("kapture-worker:", env!("CARGO_PKG_VERSION"));
+
+/// Kafka in KRaft mode: the official image, configured through its KAFKA_* variables.
+pub const KAFKA_IMAGE: &str = "apache/kafka:4.1.1";
+/// Kafka in zookeeper mode: the last line that still supports ZooKeeper.
+pub const KAFKA_ZOOKEEPER_MODE_IMAGE: &str = "apache/kafka:3.9.1";
+pub const ZOOKEEPER_IMAGE: &str = "zookeeper:3.9.4";
+pub const REDIS_IMAGE: &str = "redis:7.4";
+pub const POSTGRES_IMAGE: &str = "postgres:16";
+
+pub const KAFKA_BROKER_STATEFULSET: &str = "kapture-kafka-broker";
+pub const KAFKA_CONTROLLER_STATEFULSET: &str = "kapture-kafka-controller";
+pub const ZOOKEEPER_STATEFULSET: &str = "kapture-zookeeper";
+/// A broker's node.id (broker.id) is this plus its pod ordinal; a controller's is its ordinal.
+pub const BROKER_ID_OFFSET: u32 = 100;
 
 /// What `--components` chooses among. Each covers one or more manifest parts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, ValueEnum, Serialize)]
@@ -195,6 +209,7 @@ pub fn render(params: &RenderParams) -> Result<Vec<Manifest>> {
         for doc in serde_yaml::Deserializer::from_str(&rendered) {
             let value =
                 Value::deserialize(doc).with_context(|| format!("parsing manifest {part}"))?;
+            // A part that does not apply (e.g. zookeeper in KRaft mode) renders to nothing.
             if value.is_null() {
                 continue;
             }
@@ -209,11 +224,16 @@ pub fn render(params: &RenderParams) -> Result<Vec<Manifest>> {
     Ok(out)
 }
 
-use serde::Deserialize;
-
 fn minijinja_env() -> minijinja::Environment<'static> {
     let mut env = minijinja::Environment::new();
     env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+    // `{% if %}` lines vanish instead of leaving blank, mis-indented lines in the YAML.
+    env.set_trim_blocks(true);
+    env.set_lstrip_blocks(true);
+    // A JSON string is a valid double-quoted YAML scalar, whatever characters it holds.
+    env.add_filter("quote", |value: String| {
+        serde_json::to_string(&value).expect("a string serialises")
+    });
     env
 }
 
@@ -221,7 +241,189 @@ fn minijinja_env() -> minijinja::Environment<'static> {
 fn template_context(params: &RenderParams) -> Value {
     let mut ctx = serde_json::to_value(params).expect("parameters serialise");
     ctx["postgres_password"] = json!(params.postgres_password);
+    ctx["kafka"] = serde_json::to_value(KafkaSettings::derive(params)).expect("settings serialise");
+    ctx["res"] = resources_context(params.resources);
+    ctx["images"] = json!({
+        "kafka": match params.kafka_mode {
+            KafkaMode::Kraft => KAFKA_IMAGE,
+            KafkaMode::Zookeeper => KAFKA_ZOOKEEPER_MODE_IMAGE,
+        },
+        "zookeeper": ZOOKEEPER_IMAGE,
+        "redis": REDIS_IMAGE,
+        "postgres": POSTGRES_IMAGE,
+    });
     ctx
+}
+
+/// Kafka settings derived from the parameters, as the templates use them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+struct KafkaSettings {
+    /// Same for every deploy into a namespace, so persistent volumes stay usable.
+    cluster_id: String,
+    broker_id_offset: u32,
+    /// `controller.quorum.voters`: `<ordinal>@<pod>.<headless>.<ns>.svc.cluster.local:9093`.
+    quorum_voters: String,
+    /// `ZOO_SERVERS` of the zookeeper image: `server.<ordinal+1>=<pod dns>:2888:3888;2181`.
+    zookeeper_servers: String,
+    zookeeper_connect: String,
+    /// Replication of `__consumer_offsets` and `__transaction_state`.
+    internal_rf: u16,
+    internal_min_isr: u16,
+    /// Broker default `min.insync.replicas`; also covers the internal topics, so it never
+    /// exceeds what they can satisfy.
+    broker_min_insync: u16,
+    /// `min.insync.replicas` of the `transactions` topic: one replica may be down for acks=all.
+    topic_min_insync: u16,
+}
+
+impl KafkaSettings {
+    fn derive(params: &RenderParams) -> Self {
+        let ns = &params.namespace;
+        let pod_dns = |set: &str, ordinal: u16| {
+            format!("{set}-{ordinal}.{set}-headless.{ns}.svc.cluster.local")
+        };
+        let quorum_voters = (0..params.controllers)
+            .map(|i| format!("{i}@{}:9093", pod_dns(KAFKA_CONTROLLER_STATEFULSET, i)))
+            .collect::<Vec<_>>()
+            .join(",");
+        let zookeeper_servers = (0..params.controllers)
+            .map(|i| {
+                format!(
+                    "server.{}={}:2888:3888;2181",
+                    i + 1,
+                    pod_dns(ZOOKEEPER_STATEFULSET, i)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(" ");
+        let internal_rf = params.brokers.clamp(1, 3);
+        let min_isr = |rf: u16| rf.saturating_sub(1).max(1);
+        let topic_min_insync = min_isr(params.replication_factor);
+        Self {
+            cluster_id: cluster_id(ns),
+            broker_id_offset: BROKER_ID_OFFSET,
+            quorum_voters,
+            zookeeper_servers,
+            zookeeper_connect: "kapture-zookeeper:2181".to_string(),
+            internal_rf,
+            internal_min_isr: min_isr(internal_rf),
+            broker_min_insync: topic_min_insync.min(min_isr(internal_rf)),
+            topic_min_insync,
+        }
+    }
+}
+
+/// A deterministic KRaft cluster id for a namespace: 16 bytes in unpadded base64url, the form
+/// `kafka-storage.sh random-uuid` prints. Two FNV-1a 64 hashes with different seeds fill the
+/// bytes; the top bit is cleared so the id never starts with `-` (which tools take for a flag).
+fn cluster_id(namespace: &str) -> String {
+    fn fnv1a(seed: u64, data: &[u8]) -> u64 {
+        data.iter().fold(seed, |h, b| {
+            (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+        })
+    }
+    let input = format!("kapture/{namespace}");
+    let mut bytes = [0u8; 16];
+    bytes[..8].copy_from_slice(&fnv1a(0xcbf2_9ce4_8422_2325, input.as_bytes()).to_be_bytes());
+    bytes[8..].copy_from_slice(&fnv1a(0x6c62_272e_07bb_0142, input.as_bytes()).to_be_bytes());
+    bytes[0] &= 0x7f;
+    base64url(&bytes)
+}
+
+fn base64url(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
+        for i in 0..=chunk.len() {
+            out.push(char::from(ALPHABET[(n >> (18 - 6 * i) & 0x3f) as usize]));
+        }
+    }
+    out
+}
+
+/// Requests and limits of one container, plus the JVM heap where there is a JVM.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+struct Resources {
+    cpu_request: &'static str,
+    memory_request: &'static str,
+    cpu_limit: &'static str,
+    memory_limit: &'static str,
+    /// -Xms/-Xmx in MiB, about half the memory limit: the rest is page cache and off-heap.
+    heap_mb: Option<u32>,
+}
+
+/// How a part is sized.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sizing {
+    Broker,
+    /// KRaft controllers and ZooKeeper.
+    Quorum,
+    Redis,
+    Postgres,
+    Worker,
+    /// The topic Job: the same for every preset, because a Job's template is immutable.
+    TopicsJob,
+}
+
+/// Every manifest part and its sizing, keyed as the templates see it (`res.<part>`, with `_`).
+const PART_SIZING: [(&str, Sizing); 11] = [
+    ("zookeeper", Sizing::Quorum),
+    ("kafka_controller", Sizing::Quorum),
+    ("kafka_broker", Sizing::Broker),
+    ("kafka_topics", Sizing::TopicsJob),
+    ("redis", Sizing::Redis),
+    ("postgres", Sizing::Postgres),
+    ("order_service", Sizing::Worker),
+    ("router", Sizing::Worker),
+    ("sink_postgres", Sizing::Worker),
+    ("sink_redis", Sizing::Worker),
+    ("loadgen", Sizing::Worker),
+];
+
+fn resources(sizing: Sizing, preset: ResourcePreset) -> Resources {
+    use ResourcePreset::{Large, Medium, Small};
+    let (cpu_request, memory_request, cpu_limit, memory_limit, heap_mb) = match (sizing, preset) {
+        (Sizing::Broker, Small) => ("250m", "1Gi", "1", "1Gi", Some(512)),
+        (Sizing::Broker, Medium) => ("1", "4Gi", "2", "4Gi", Some(2048)),
+        (Sizing::Broker, Large) => ("2", "8Gi", "4", "8Gi", Some(4096)),
+        (Sizing::Quorum, Small) => ("100m", "512Mi", "500m", "512Mi", Some(256)),
+        (Sizing::Quorum, Medium) => ("250m", "1Gi", "1", "1Gi", Some(512)),
+        (Sizing::Quorum, Large) => ("500m", "2Gi", "2", "2Gi", Some(1024)),
+        (Sizing::Redis, Small) => ("50m", "128Mi", "500m", "256Mi", None),
+        (Sizing::Redis, Medium) => ("250m", "512Mi", "1", "1Gi", None),
+        (Sizing::Redis, Large) => ("500m", "2Gi", "2", "4Gi", None),
+        (Sizing::Postgres, Small) => ("100m", "256Mi", "1", "512Mi", None),
+        (Sizing::Postgres, Medium) => ("500m", "1Gi", "2", "2Gi", None),
+        (Sizing::Postgres, Large) => ("1", "4Gi", "4", "8Gi", None),
+        (Sizing::Worker, Small) => ("50m", "64Mi", "500m", "256Mi", None),
+        (Sizing::Worker, Medium) => ("200m", "128Mi", "1", "512Mi", None),
+        (Sizing::Worker, Large) => ("500m", "256Mi", "2", "1Gi", None),
+        (Sizing::TopicsJob, _) => ("100m", "384Mi", "500m", "384Mi", Some(192)),
+    };
+    Resources {
+        cpu_request,
+        memory_request,
+        cpu_limit,
+        memory_limit,
+        heap_mb,
+    }
+}
+
+/// `res.<part>.{cpu_request,memory_request,cpu_limit,memory_limit,heap_mb}` for a preset.
+fn resources_context(preset: ResourcePreset) -> Value {
+    PART_SIZING
+        .iter()
+        .map(|(part, sizing)| {
+            let value =
+                serde_json::to_value(resources(*sizing, preset)).expect("resources serialise");
+            (part.to_string(), value)
+        })
+        .collect::<serde_json::Map<_, _>>()
+        .into()
 }
 
 fn labelled(mut value: Value, part: &str, namespace: &str) -> Result<DynamicObject> {
@@ -266,4 +468,1076 @@ pub fn kinds_in_apply_order(manifests: &[Manifest]) -> Vec<(String, String)> {
         }
     }
     kinds
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{BTreeMap, BTreeSet};
+
+    use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+    use k8s_openapi::api::batch::v1::Job;
+    use k8s_openapi::api::core::v1::{Secret, Service};
+    use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+    use serde::de::DeserializeOwned;
+
+    use super::*;
+    use crate::workload::env;
+
+    const PASSWORD: &str = "Pa55-w0rd\"quoted\": #not-a-comment";
+
+    fn base() -> RenderParams {
+        RenderParams {
+            namespace: "kapture-test".into(),
+            components: Component::all_selectable(),
+            kafka_mode: KafkaMode::Kraft,
+            brokers: 3,
+            controllers: 3,
+            partitions: 6,
+            replication_factor: 3,
+            storage: Storage::Ephemeral,
+            storage_class: None,
+            storage_size: "10Gi".into(),
+            worker_image: "registry.example/kapture-worker:1.2.3".into(),
+            pull_policy: PullPolicy::Always,
+            resources: ResourcePreset::Small,
+            load_generators: 2,
+            rate: 250,
+            postgres_password: PASSWORD.into(),
+        }
+    }
+
+    /// Modes x quorum sizes x storage variants x presets x broker counts.
+    fn matrix() -> Vec<RenderParams> {
+        let mut out = Vec::new();
+        for mode in [KafkaMode::Kraft, KafkaMode::Zookeeper] {
+            for controllers in [1, 3] {
+                for (storage, class) in [
+                    (Storage::Ephemeral, None),
+                    (Storage::Persistent, None),
+                    (Storage::Persistent, Some("fast-ssd".to_string())),
+                ] {
+                    for preset in ResourcePreset::value_variants() {
+                        for (brokers, rf) in [(1, 1), (3, 3), (5, 2)] {
+                            out.push(RenderParams {
+                                kafka_mode: mode,
+                                controllers,
+                                storage,
+                                storage_class: class.clone(),
+                                resources: *preset,
+                                brokers,
+                                replication_factor: rf,
+                                ..base()
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    fn all_subsets() -> Vec<Vec<Component>> {
+        let all = Component::all_selectable();
+        (0..1u32 << all.len())
+            .map(|mask| {
+                all.iter()
+                    .enumerate()
+                    .filter(|(i, _)| mask & (1 << i) != 0)
+                    .map(|(_, c)| *c)
+                    .collect()
+            })
+            .collect()
+    }
+
+    fn json(m: &Manifest) -> Value {
+        serde_json::to_value(&m.object).expect("object serialises")
+    }
+
+    fn find<'a>(ms: &'a [Manifest], kind: &str, name: &str) -> &'a Manifest {
+        ms.iter()
+            .find(|m| m.kind() == kind && m.name() == name)
+            .unwrap_or_else(|| panic!("no {kind} {name}"))
+    }
+
+    fn workloads(ms: &[Manifest]) -> impl Iterator<Item = &Manifest> {
+        ms.iter()
+            .filter(|m| matches!(m.kind(), "StatefulSet" | "Deployment" | "Job"))
+    }
+
+    fn containers(v: &Value) -> Vec<&Value> {
+        let spec = &v["spec"]["template"]["spec"];
+        ["initContainers", "containers"]
+            .iter()
+            .filter_map(|k| spec[*k].as_array())
+            .flatten()
+            .collect()
+    }
+
+    fn labels_of(v: &Value) -> BTreeMap<String, String> {
+        serde_json::from_value(v.clone()).unwrap_or_default()
+    }
+
+    /// Parses a Kubernetes quantity into millicores or bytes, for the units the presets use.
+    fn quantity(q: &str) -> u64 {
+        let units = [("Gi", 1u64 << 30), ("Mi", 1 << 20), ("m", 1)];
+        for (suffix, factor) in units {
+            if let Some(n) = q.strip_suffix(suffix) {
+                return n.parse::<u64>().expect("number") * factor;
+            }
+        }
+        q.parse::<u64>().expect("number") * 1000
+    }
+
+    /// Every object carries the labels and namespace; pod templates carry the labels; every
+    /// container is locked down and sized.
+    fn check_object(m: &Manifest, params: &RenderParams) {
+        let v = json(m);
+        let what = format!("{} {}", m.kind(), m.name());
+        assert!(!m.api_version().is_empty(), "{what}: apiVersion");
+        assert!(m.name().starts_with("kapture-"), "{what}: name prefix");
+        assert_eq!(
+            m.object.metadata.namespace.as_deref(),
+            Some(params.namespace.as_str()),
+            "{what}"
+        );
+        let expected = [
+            (LABEL_PART_OF, PART_OF),
+            (LABEL_MANAGED_BY, FIELD_MANAGER),
+            (LABEL_COMPONENT, m.part.as_str()),
+        ];
+        let labels = m.object.metadata.labels.clone().unwrap_or_default();
+        for (k, val) in expected {
+            assert_eq!(
+                labels.get(k).map(String::as_str),
+                Some(val),
+                "{what}: label {k}"
+            );
+        }
+        if v.pointer("/spec/template").is_none() {
+            return;
+        }
+        let pod_labels = labels_of(&v["spec"]["template"]["metadata"]["labels"]);
+        for (k, val) in expected {
+            assert_eq!(
+                pod_labels.get(k).map(String::as_str),
+                Some(val),
+                "{what}: pod label {k}"
+            );
+        }
+        if let Some(selector) = v.pointer("/spec/selector/matchLabels") {
+            let selector = labels_of(selector);
+            assert!(!selector.is_empty(), "{what}: empty selector");
+            for (k, val) in &selector {
+                assert_eq!(
+                    pod_labels.get(k),
+                    Some(val),
+                    "{what}: selector {k} does not match the template"
+                );
+            }
+        }
+        let pod = &v["spec"]["template"]["spec"];
+        assert_eq!(pod["automountServiceAccountToken"], json!(false), "{what}");
+        assert_eq!(
+            pod["securityContext"]["runAsNonRoot"],
+            json!(true),
+            "{what}"
+        );
+        assert_eq!(
+            pod["securityContext"]["seccompProfile"]["type"],
+            json!("RuntimeDefault"),
+            "{what}"
+        );
+        let containers = containers(&v);
+        assert!(!containers.is_empty(), "{what}: no containers");
+        for c in containers {
+            let sc = &c["securityContext"];
+            let name = format!("{what} container {}", c["name"]);
+            assert_eq!(sc["runAsNonRoot"], json!(true), "{name}");
+            assert!(
+                sc["runAsUser"].as_u64().is_some_and(|uid| uid > 0),
+                "{name}: numeric non-root uid"
+            );
+            assert_eq!(sc["readOnlyRootFilesystem"], json!(true), "{name}");
+            assert_eq!(sc["allowPrivilegeEscalation"], json!(false), "{name}");
+            assert_eq!(sc["capabilities"]["drop"], json!(["ALL"]), "{name}");
+            assert!(
+                sc["capabilities"]["add"].is_null(),
+                "{name}: adds capabilities"
+            );
+            assert_eq!(
+                sc["seccompProfile"]["type"],
+                json!("RuntimeDefault"),
+                "{name}"
+            );
+            for key in ["cpu", "memory"] {
+                let request = c["resources"]["requests"][key]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("{name}: request {key}"));
+                let limit = c["resources"]["limits"][key]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("{name}: limit {key}"));
+                assert!(
+                    quantity(request) <= quantity(limit),
+                    "{name}: {key} request above limit"
+                );
+            }
+            let mounts: Vec<&str> = c["volumeMounts"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|m| m["mountPath"].as_str())
+                .collect();
+            assert!(mounts.contains(&"/tmp"), "{name}: no writable /tmp");
+        }
+    }
+
+    /// Deserialises into the typed API object and back: a misspelt field or a wrong type
+    /// (say, a number as an env value) makes the two differ.
+    fn typed_roundtrip<T: Serialize + DeserializeOwned>(m: &Manifest) {
+        let original = json(m);
+        let typed: T = serde_json::from_value(original.clone())
+            .unwrap_or_else(|e| panic!("{} {}: {e}", m.kind(), m.name()));
+        let mut back = serde_json::to_value(&typed).expect("typed object serialises");
+        // k8s-openapi writes the type of an embedded PersistentVolumeClaim; the API ignores it.
+        for claim in back
+            .pointer_mut("/spec/volumeClaimTemplates")
+            .and_then(Value::as_array_mut)
+            .into_iter()
+            .flatten()
+        {
+            let claim = claim.as_object_mut().expect("a claim is an object");
+            assert_eq!(claim.remove("kind"), Some(json!("PersistentVolumeClaim")));
+            assert_eq!(claim.remove("apiVersion"), Some(json!("v1")));
+        }
+        assert_eq!(
+            back,
+            original,
+            "{} {} has fields its kind does not know",
+            m.kind(),
+            m.name()
+        );
+    }
+
+    #[test]
+    fn every_template_renders_for_the_parameter_matrix() {
+        let mut rendered = 0;
+        for params in matrix() {
+            let ms = render(&params).unwrap_or_else(|e| panic!("{params:?}: {e:#}"));
+            assert!(!ms.is_empty());
+            for m in &ms {
+                check_object(m, &params);
+            }
+            rendered += ms.len();
+        }
+        assert!(rendered > 1000, "rendered only {rendered} objects");
+    }
+
+    #[test]
+    fn every_object_is_a_valid_object_of_its_kind() {
+        for params in matrix() {
+            for m in render(&params).expect("renders") {
+                match (m.api_version(), m.kind()) {
+                    ("v1", "Service") => typed_roundtrip::<Service>(&m),
+                    ("v1", "Secret") => typed_roundtrip::<Secret>(&m),
+                    ("apps/v1", "StatefulSet") => typed_roundtrip::<StatefulSet>(&m),
+                    ("apps/v1", "Deployment") => typed_roundtrip::<Deployment>(&m),
+                    ("batch/v1", "Job") => typed_roundtrip::<Job>(&m),
+                    ("policy/v1", "PodDisruptionBudget") => {
+                        typed_roundtrip::<PodDisruptionBudget>(&m)
+                    }
+                    (api, kind) => panic!("unexpected {api} {kind} in part {}", m.part),
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_component_subset_renders_exactly_its_parts() {
+        for mode in [KafkaMode::Kraft, KafkaMode::Zookeeper] {
+            for components in all_subsets() {
+                let params = RenderParams {
+                    components: components.clone(),
+                    kafka_mode: mode,
+                    ..base()
+                };
+                let ms = render(&params).unwrap_or_else(|e| panic!("{components:?}: {e:#}"));
+                let wanted: BTreeSet<&str> =
+                    components.iter().flat_map(|c| c.parts()).copied().collect();
+                let got: BTreeSet<&str> = ms.iter().map(|m| m.part.as_str()).collect();
+                let absent = match mode {
+                    KafkaMode::Kraft => "zookeeper",
+                    KafkaMode::Zookeeper => "kafka-controller",
+                };
+                let expected: BTreeSet<&str> =
+                    wanted.iter().copied().filter(|p| *p != absent).collect();
+                // Each template sees only the parameters, so check_object over the matrix covers
+                // the objects themselves.
+                assert_eq!(got, expected, "{mode:?} {components:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn every_part_has_a_template_and_every_template_a_part() {
+        let parts: BTreeSet<String> = templates().into_iter().map(|(p, _)| p).collect();
+        let known: BTreeSet<String> = Component::all_selectable()
+            .iter()
+            .flat_map(|c| c.parts())
+            .map(|p| p.to_string())
+            .collect();
+        assert_eq!(parts, known);
+    }
+
+    #[test]
+    fn zookeeper_mode_has_no_controllers_and_kraft_no_zookeeper() {
+        let kraft = render(&base()).expect("renders");
+        assert!(kraft.iter().all(|m| m.part != "zookeeper"));
+        assert_eq!(
+            find(&kraft, "StatefulSet", KAFKA_CONTROLLER_STATEFULSET).part,
+            "kafka-controller"
+        );
+        let zk = render(&RenderParams {
+            kafka_mode: KafkaMode::Zookeeper,
+            ..base()
+        })
+        .expect("renders");
+        assert!(zk.iter().all(|m| m.part != "kafka-controller"));
+        assert_eq!(
+            find(&zk, "StatefulSet", ZOOKEEPER_STATEFULSET).part,
+            "zookeeper"
+        );
+        let image = |ms: &[Manifest]| {
+            json(find(ms, "StatefulSet", KAFKA_BROKER_STATEFULSET))["spec"]["template"]["spec"]
+                ["containers"][0]["image"]
+                .clone()
+        };
+        assert_eq!(image(&kraft), json!(KAFKA_IMAGE));
+        assert_eq!(image(&zk), json!(KAFKA_ZOOKEEPER_MODE_IMAGE));
+        let broker = json(find(&zk, "StatefulSet", KAFKA_BROKER_STATEFULSET));
+        let script = broker["spec"]["template"]["spec"]["containers"][0]["args"][0]
+            .as_str()
+            .expect("script");
+        assert!(
+            script.contains("zookeeper.connect=kapture-zookeeper:2181"),
+            "{script}"
+        );
+        assert!(!script.contains("process.roles"), "{script}");
+    }
+
+    #[test]
+    fn replicas_follow_the_parameters() {
+        for mode in [KafkaMode::Kraft, KafkaMode::Zookeeper] {
+            let params = RenderParams {
+                kafka_mode: mode,
+                brokers: 7,
+                controllers: 3,
+                load_generators: 11,
+                ..base()
+            };
+            let ms = render(&params).expect("renders");
+            let replicas = |kind, name| json(find(&ms, kind, name))["spec"]["replicas"].clone();
+            assert_eq!(replicas("StatefulSet", KAFKA_BROKER_STATEFULSET), json!(7));
+            let quorum = match mode {
+                KafkaMode::Kraft => KAFKA_CONTROLLER_STATEFULSET,
+                KafkaMode::Zookeeper => ZOOKEEPER_STATEFULSET,
+            };
+            assert_eq!(replicas("StatefulSet", quorum), json!(3));
+            assert_eq!(replicas("Deployment", "kapture-loadgen"), json!(11));
+            assert_eq!(replicas("Deployment", "kapture-order-service"), json!(2));
+            for single in [
+                "kapture-router",
+                "kapture-sink-postgres",
+                "kapture-sink-redis",
+            ] {
+                assert_eq!(replicas("Deployment", single), json!(1), "{single}");
+            }
+            let zero = render(&RenderParams {
+                load_generators: 0,
+                ..params.clone()
+            })
+            .expect("renders");
+            assert_eq!(
+                json(find(&zero, "Deployment", "kapture-loadgen"))["spec"]["replicas"],
+                json!(0)
+            );
+        }
+    }
+
+    #[test]
+    fn storage_lands_in_every_stateful_set() {
+        for mode in [KafkaMode::Kraft, KafkaMode::Zookeeper] {
+            for (storage, class) in [
+                (Storage::Ephemeral, None),
+                (Storage::Persistent, None),
+                (Storage::Persistent, Some("fast-ssd")),
+            ] {
+                let params = RenderParams {
+                    kafka_mode: mode,
+                    storage,
+                    storage_class: class.map(String::from),
+                    storage_size: "37Gi".into(),
+                    ..base()
+                };
+                let ms = render(&params).expect("renders");
+                let sets: Vec<Value> = ms
+                    .iter()
+                    .filter(|m| m.kind() == "StatefulSet")
+                    .map(json)
+                    .collect();
+                assert_eq!(sets.len(), 4, "broker, quorum, redis, postgres");
+                for set in sets {
+                    let name = set["metadata"]["name"].clone();
+                    let volumes = set["spec"]["template"]["spec"]["volumes"]
+                        .as_array()
+                        .expect("volumes");
+                    let data_volume = volumes.iter().find(|v| v["name"] == "data");
+                    let claims = set["spec"]["volumeClaimTemplates"].as_array();
+                    match storage {
+                        Storage::Ephemeral => {
+                            assert!(claims.is_none(), "{name}");
+                            assert!(
+                                data_volume.expect("data volume")["emptyDir"].is_object(),
+                                "{name}"
+                            );
+                        }
+                        Storage::Persistent => {
+                            assert!(
+                                data_volume.is_none(),
+                                "{name}: data both emptyDir and claim"
+                            );
+                            let claims = claims.expect("claims");
+                            assert_eq!(claims.len(), 1, "{name}");
+                            let claim = &claims[0];
+                            assert_eq!(claim["metadata"]["name"], json!("data"));
+                            assert_eq!(
+                                claim["metadata"]["labels"][LABEL_PART_OF],
+                                json!(PART_OF),
+                                "{name}"
+                            );
+                            assert_eq!(
+                                claim["spec"]["resources"]["requests"]["storage"],
+                                json!("37Gi")
+                            );
+                            match class {
+                                Some(c) => assert_eq!(
+                                    claim["spec"]["storageClassName"],
+                                    json!(c),
+                                    "{name}"
+                                ),
+                                None => assert!(
+                                    claim["spec"].get("storageClassName").is_none(),
+                                    "{name}"
+                                ),
+                            }
+                        }
+                    }
+                    let mounted = set["spec"]["template"]["spec"]["containers"][0]["volumeMounts"]
+                        .as_array()
+                        .expect("mounts")
+                        .iter()
+                        .any(|m| m["name"] == "data");
+                    assert!(mounted, "{name}: data not mounted");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_password_appears_only_in_the_secret() {
+        for params in matrix() {
+            for m in render(&params).expect("renders") {
+                let text = serde_json::to_string(&m.object).expect("serialises");
+                let has = text.contains("Pa55-w0rd");
+                if m.kind() == "Secret" {
+                    assert_eq!(
+                        json(&m)["stringData"]["password"],
+                        json!(PASSWORD),
+                        "exact, despite quotes"
+                    );
+                } else {
+                    assert!(!has, "password in {} {}", m.kind(), m.name());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn names_are_unique_per_kind() {
+        for params in matrix() {
+            let mut seen = BTreeSet::new();
+            for m in render(&params).expect("renders") {
+                assert!(
+                    seen.insert((m.kind().to_string(), m.name().to_string())),
+                    "{} {}",
+                    m.kind(),
+                    m.name()
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn every_service_and_budget_selects_rendered_pods() {
+        for mode in [KafkaMode::Kraft, KafkaMode::Zookeeper] {
+            let ms = render(&RenderParams {
+                kafka_mode: mode,
+                ..base()
+            })
+            .expect("renders");
+            let pods: Vec<BTreeMap<String, String>> = workloads(&ms)
+                .map(|m| labels_of(&json(m)["spec"]["template"]["metadata"]["labels"]))
+                .collect();
+            for m in ms
+                .iter()
+                .filter(|m| matches!(m.kind(), "Service" | "PodDisruptionBudget"))
+            {
+                let v = json(m);
+                let selector = labels_of(if m.kind() == "Service" {
+                    &v["spec"]["selector"]
+                } else {
+                    &v["spec"]["selector"]["matchLabels"]
+                });
+                assert!(!selector.is_empty(), "{} {}", m.kind(), m.name());
+                let matched = pods
+                    .iter()
+                    .filter(|p| selector.iter().all(|(k, val)| p.get(k) == Some(val)))
+                    .count();
+                assert_eq!(
+                    matched,
+                    1,
+                    "{} {} selects {matched} workloads",
+                    m.kind(),
+                    m.name()
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn kafka_budgets_and_headless_services() {
+        for mode in [KafkaMode::Kraft, KafkaMode::Zookeeper] {
+            let ms = render(&RenderParams {
+                kafka_mode: mode,
+                ..base()
+            })
+            .expect("renders");
+            let quorum = match mode {
+                KafkaMode::Kraft => KAFKA_CONTROLLER_STATEFULSET,
+                KafkaMode::Zookeeper => ZOOKEEPER_STATEFULSET,
+            };
+            for set in [KAFKA_BROKER_STATEFULSET, quorum] {
+                let pdb = find(&ms, "PodDisruptionBudget", set);
+                assert_eq!(pdb.api_version(), "policy/v1");
+                assert_eq!(json(pdb)["spec"]["maxUnavailable"], json!(1));
+                let headless = json(find(&ms, "Service", &format!("{set}-headless")));
+                assert_eq!(headless["spec"]["clusterIP"], json!("None"));
+                assert_eq!(headless["spec"]["publishNotReadyAddresses"], json!(true));
+                let sts = json(find(&ms, "StatefulSet", set));
+                assert_eq!(sts["spec"]["serviceName"], json!(format!("{set}-headless")));
+                let anti = &sts["spec"]["template"]["spec"]["affinity"]["podAntiAffinity"];
+                let term =
+                    &anti["preferredDuringSchedulingIgnoredDuringExecution"][0]["podAffinityTerm"];
+                assert_eq!(term["topologyKey"], json!("kubernetes.io/hostname"));
+                let c = &sts["spec"]["template"]["spec"]["containers"][0];
+                assert!(c["readinessProbe"]["tcpSocket"].is_object(), "{set}");
+                assert!(c["livenessProbe"].is_object(), "{set}");
+            }
+            let client = json(find(&ms, "Service", "kapture-kafka"));
+            assert_eq!(client["spec"]["ports"][0]["port"], json!(9092));
+        }
+    }
+
+    #[test]
+    fn kafka_node_ids_come_from_the_pod_ordinal() {
+        let ms = render(&base()).expect("renders");
+        let script = |name| {
+            json(find(&ms, "StatefulSet", name))["spec"]["template"]["spec"]["containers"][0]
+                ["args"][0]
+                .as_str()
+                .expect("script")
+                .to_string()
+        };
+        let broker = script(KAFKA_BROKER_STATEFULSET);
+        assert!(
+            broker.contains("KAFKA_NODE_ID=$$((100 + ${HOSTNAME##*-}))"),
+            "{broker}"
+        );
+        assert!(
+            broker.contains("PLAINTEXT://${HOSTNAME}.kapture-kafka-broker-headless.kapture-test.svc.cluster.local:9092"),
+            "{broker}"
+        );
+        assert!(broker.contains("exec /etc/kafka/docker/run"), "{broker}");
+        let controller = script(KAFKA_CONTROLLER_STATEFULSET);
+        assert!(
+            controller.contains("KAFKA_NODE_ID=${HOSTNAME##*-}"),
+            "{controller}"
+        );
+        let env = |name| -> BTreeMap<String, String> {
+            json(find(&ms, "StatefulSet", name))["spec"]["template"]["spec"]["containers"][0]["env"]
+                .as_array()
+                .expect("env")
+                .iter()
+                .map(|e| {
+                    (
+                        e["name"].as_str().unwrap().to_string(),
+                        e["value"].as_str().unwrap().to_string(),
+                    )
+                })
+                .collect()
+        };
+        let (b, c) = (
+            env(KAFKA_BROKER_STATEFULSET),
+            env(KAFKA_CONTROLLER_STATEFULSET),
+        );
+        assert_eq!(b["KAFKA_PROCESS_ROLES"], "broker");
+        assert_eq!(c["KAFKA_PROCESS_ROLES"], "controller");
+        assert!(
+            !c.contains_key("KAFKA_ADVERTISED_LISTENERS"),
+            "the image refuses it on a controller"
+        );
+        assert_eq!(b["CLUSTER_ID"], c["CLUSTER_ID"]);
+        assert_eq!(
+            b["KAFKA_CONTROLLER_QUORUM_VOTERS"],
+            c["KAFKA_CONTROLLER_QUORUM_VOTERS"]
+        );
+        assert_eq!(b["KAFKA_MIN_INSYNC_REPLICAS"], "2");
+        assert_eq!(b["KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR"], "3");
+        assert_eq!(b["KAFKA_DEFAULT_REPLICATION_FACTOR"], "3");
+        assert_eq!(b["KAFKA_HEAP_OPTS"], "-Xms512m -Xmx512m");
+    }
+
+    #[test]
+    fn kafka_settings_are_derived_from_the_parameters() {
+        let s = KafkaSettings::derive(&RenderParams {
+            controllers: 3,
+            namespace: "ns1".into(),
+            ..base()
+        });
+        assert_eq!(
+            s.quorum_voters,
+            "0@kapture-kafka-controller-0.kapture-kafka-controller-headless.ns1.svc.cluster.local:9093,\
+             1@kapture-kafka-controller-1.kapture-kafka-controller-headless.ns1.svc.cluster.local:9093,\
+             2@kapture-kafka-controller-2.kapture-kafka-controller-headless.ns1.svc.cluster.local:9093"
+        );
+        let one = KafkaSettings::derive(&RenderParams {
+            controllers: 1,
+            namespace: "ns1".into(),
+            ..base()
+        });
+        assert_eq!(
+            one.zookeeper_servers,
+            "server.1=kapture-zookeeper-0.kapture-zookeeper-headless.ns1.svc.cluster.local:2888:3888;2181"
+        );
+        assert_eq!(s.zookeeper_servers.split(' ').count(), 3);
+        assert!(
+            s.zookeeper_servers.starts_with("server.1=")
+                && s.zookeeper_servers.contains(" server.3=")
+        );
+        // (brokers, rf) -> (internal rf, internal min isr, broker min insync, topic min insync)
+        let cases = [
+            ((1, 1), (1, 1, 1, 1)),
+            ((2, 2), (2, 1, 1, 1)),
+            ((3, 3), (3, 2, 2, 2)),
+            ((3, 1), (3, 2, 1, 1)),
+            ((5, 5), (3, 2, 2, 4)),
+            ((64, 2), (3, 2, 1, 1)),
+        ];
+        for ((brokers, rf), expected) in cases {
+            let s = KafkaSettings::derive(&RenderParams {
+                brokers,
+                replication_factor: rf,
+                ..base()
+            });
+            let got = (
+                s.internal_rf,
+                s.internal_min_isr,
+                s.broker_min_insync,
+                s.topic_min_insync,
+            );
+            assert_eq!(got, expected, "brokers {brokers} rf {rf}");
+            assert!(
+                s.broker_min_insync <= s.internal_rf,
+                "internal topics could never take acks=all"
+            );
+        }
+    }
+
+    #[test]
+    fn cluster_id_is_a_stable_kafka_uuid_per_namespace() {
+        let id = cluster_id("kapture");
+        assert_eq!(id, cluster_id("kapture"));
+        assert_ne!(id, cluster_id("kapture-2"));
+        for ns in ["kapture", "a", "team-x-load-test", ""] {
+            let id = cluster_id(ns);
+            assert_eq!(id.len(), 22, "{id}");
+            assert!(
+                id.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'),
+                "{id}"
+            );
+            // 128 bits end on a character carrying 2 bits followed by 4 zero bits.
+            assert!(
+                matches!(id.chars().last(), Some('A' | 'Q' | 'g' | 'w')),
+                "{id}"
+            );
+            assert!(!id.starts_with('-') && !id.starts_with('_'), "{id}");
+        }
+    }
+
+    #[test]
+    fn base64url_encodes_known_vectors() {
+        assert_eq!(base64url(b""), "");
+        assert_eq!(base64url(b"f"), "Zg");
+        assert_eq!(base64url(b"fo"), "Zm8");
+        assert_eq!(base64url(b"foo"), "Zm9v");
+        assert_eq!(base64url(b"foobar"), "Zm9vYmFy");
+        assert_eq!(base64url(&[0xfb, 0xff, 0xbf]), "-_-_");
+    }
+
+    #[test]
+    fn resources_cover_every_part_with_sane_values() {
+        let parts: BTreeSet<String> = Component::all_selectable()
+            .iter()
+            .flat_map(|c| c.parts())
+            .map(|p| p.replace('-', "_"))
+            .collect();
+        let sized: BTreeSet<String> = PART_SIZING.iter().map(|(p, _)| p.to_string()).collect();
+        assert_eq!(parts, sized);
+        let jvm = [
+            "zookeeper",
+            "kafka_controller",
+            "kafka_broker",
+            "kafka_topics",
+        ];
+        for preset in ResourcePreset::value_variants() {
+            let ctx = resources_context(*preset);
+            for (part, sizing) in PART_SIZING {
+                let r = resources(sizing, *preset);
+                assert_eq!(ctx[part]["memory_limit"], json!(r.memory_limit));
+                assert!(
+                    quantity(r.cpu_request) <= quantity(r.cpu_limit),
+                    "{part} {preset:?}"
+                );
+                assert!(
+                    quantity(r.memory_request) <= quantity(r.memory_limit),
+                    "{part} {preset:?}"
+                );
+                assert_eq!(r.heap_mb.is_some(), jvm.contains(&part), "{part}");
+                if let Some(heap) = r.heap_mb {
+                    let heap_bytes = u64::from(heap) << 20;
+                    assert!(
+                        heap_bytes * 10 <= quantity(r.memory_limit) * 6,
+                        "{part} {preset:?}: heap too big"
+                    );
+                    assert_eq!(
+                        r.memory_request, r.memory_limit,
+                        "{part}: a JVM should not be overcommitted"
+                    );
+                }
+            }
+        }
+        let grows = |sizing| {
+            let [s, m, l] = [
+                ResourcePreset::Small,
+                ResourcePreset::Medium,
+                ResourcePreset::Large,
+            ]
+            .map(|p| quantity(resources(sizing, p).memory_limit));
+            s < m && m < l
+        };
+        for sizing in [
+            Sizing::Broker,
+            Sizing::Quorum,
+            Sizing::Redis,
+            Sizing::Postgres,
+            Sizing::Worker,
+        ] {
+            assert!(grows(sizing), "{sizing:?}");
+        }
+    }
+
+    #[test]
+    fn the_topics_job_is_the_same_object_for_the_same_topic_parameters() {
+        let job = |params: &RenderParams| {
+            render(params)
+                .expect("renders")
+                .into_iter()
+                .find(|m| m.kind() == "Job")
+                .map(|m| json(&m))
+                .expect("job")
+        };
+        let a = job(&base());
+        assert_eq!(a["metadata"]["name"], json!("kapture-kafka-topics-p6-r3"));
+        for other in [
+            RenderParams {
+                resources: ResourcePreset::Large,
+                ..base()
+            },
+            RenderParams {
+                brokers: 9,
+                load_generators: 4,
+                storage: Storage::Persistent,
+                ..base()
+            },
+        ] {
+            assert_eq!(job(&other), a, "Job changed although its topic did not");
+        }
+        let b = job(&RenderParams {
+            partitions: 24,
+            replication_factor: 2,
+            ..base()
+        });
+        assert_eq!(b["metadata"]["name"], json!("kapture-kafka-topics-p24-r2"));
+        let script = b["spec"]["template"]["spec"]["containers"][0]["args"][0]
+            .as_str()
+            .expect("script");
+        for needle in [
+            "--create --if-not-exists --topic transactions",
+            "--partitions 24 --replication-factor 2",
+            "min.insync.replicas=1",
+        ] {
+            assert!(script.contains(needle), "{needle} missing in {script}");
+        }
+        assert!(b["spec"]["ttlSecondsAfterFinished"].is_null());
+    }
+
+    #[test]
+    fn rendering_is_deterministic() {
+        for params in matrix().into_iter().step_by(7) {
+            let once: Vec<Value> = render(&params).expect("renders").iter().map(json).collect();
+            let twice: Vec<Value> = render(&params).expect("renders").iter().map(json).collect();
+            assert_eq!(once, twice);
+        }
+    }
+
+    #[test]
+    fn workers_follow_the_env_contract() {
+        let ms = render(&base()).expect("renders");
+        let known: BTreeSet<&str> = [
+            env::KAFKA_BOOTSTRAP,
+            env::REDIS_URL,
+            env::POSTGRES_HOST,
+            env::POSTGRES_PORT,
+            env::POSTGRES_USER,
+            env::POSTGRES_PASSWORD,
+            env::POSTGRES_DB,
+            env::ORDER_SERVICE_URL,
+            env::LISTEN,
+            env::METRICS_LISTEN,
+            env::RATE,
+            env::SEED,
+            env::PARTITIONS,
+            env::REPLICATION_FACTOR,
+        ]
+        .into();
+        let roles = [
+            "order-service",
+            "router",
+            "sink-postgres",
+            "sink-redis",
+            "loadgen",
+        ];
+        for role in roles {
+            let d = json(find(&ms, "Deployment", &format!("kapture-{role}")));
+            let pod = &d["spec"]["template"];
+            for (k, v) in [
+                ("prometheus.io/scrape", "true"),
+                ("prometheus.io/port", "9090"),
+                ("prometheus.io/path", "/metrics"),
+            ] {
+                assert_eq!(pod["metadata"]["annotations"][k], json!(v), "{role}");
+            }
+            let c = &pod["spec"]["containers"][0];
+            assert_eq!(c["image"], json!("registry.example/kapture-worker:1.2.3"));
+            assert_eq!(c["imagePullPolicy"], json!("Always"));
+            assert_eq!(c["args"], json!([role]));
+            assert_eq!(pod["spec"]["securityContext"]["runAsUser"], json!(65532));
+            let ports = c["ports"].as_array().expect("ports");
+            assert!(
+                ports
+                    .iter()
+                    .any(|p| p["name"] == "metrics" && p["containerPort"] == 9090),
+                "{role}"
+            );
+            let vars: BTreeMap<&str, &Value> = c["env"]
+                .as_array()
+                .expect("env")
+                .iter()
+                .map(|e| (e["name"].as_str().unwrap(), e))
+                .collect();
+            for name in vars.keys() {
+                assert!(
+                    known.contains(name),
+                    "{role}: {name} is not in the contract"
+                );
+            }
+            assert_eq!(
+                vars[env::METRICS_LISTEN]["value"],
+                json!("0.0.0.0:9090"),
+                "{role}"
+            );
+            assert_eq!(
+                vars[env::KAFKA_BOOTSTRAP]["value"],
+                json!("kapture-kafka:9092"),
+                "{role}"
+            );
+            let needs_postgres = role == "sink-postgres";
+            assert_eq!(
+                vars.contains_key(env::POSTGRES_PASSWORD),
+                needs_postgres,
+                "{role}"
+            );
+        }
+        let env_of = |role: &str, name: &str| {
+            let d = json(find(&ms, "Deployment", &format!("kapture-{role}")));
+            d["spec"]["template"]["spec"]["containers"][0]["env"]
+                .as_array()
+                .expect("env")
+                .iter()
+                .find(|e| e["name"] == name)
+                .cloned()
+                .unwrap_or_else(|| panic!("{role}: no {name}"))
+        };
+        assert_eq!(
+            env_of("sink-postgres", env::POSTGRES_PASSWORD)["valueFrom"]["secretKeyRef"],
+            json!({"name": "kapture-postgres", "key": "password"})
+        );
+        assert_eq!(
+            env_of("sink-postgres", env::POSTGRES_HOST)["value"],
+            json!("kapture-postgres")
+        );
+        assert_eq!(
+            env_of("sink-postgres", env::POSTGRES_PORT)["value"],
+            json!("5432")
+        );
+        assert_eq!(
+            env_of("order-service", env::REDIS_URL)["value"],
+            json!("redis://kapture-redis:6379")
+        );
+        assert_eq!(
+            env_of("order-service", env::LISTEN)["value"],
+            json!("0.0.0.0:8080")
+        );
+        assert_eq!(env_of("loadgen", env::RATE)["value"], json!("250"));
+        assert_eq!(
+            env_of("loadgen", env::ORDER_SERVICE_URL)["value"],
+            json!("http://kapture-order-service:8080")
+        );
+        assert_eq!(env_of("router", env::PARTITIONS)["value"], json!("6"));
+        assert_eq!(
+            env_of("router", env::REPLICATION_FACTOR)["value"],
+            json!("3")
+        );
+
+        let order = json(find(&ms, "Deployment", "kapture-order-service"));
+        let c = &order["spec"]["template"]["spec"]["containers"][0];
+        assert_eq!(
+            c["readinessProbe"]["httpGet"],
+            json!({"path": "/readyz", "port": "http"})
+        );
+        assert_eq!(
+            c["livenessProbe"]["httpGet"],
+            json!({"path": "/healthz", "port": "http"})
+        );
+        let svc = json(find(&ms, "Service", "kapture-order-service"));
+        assert_eq!(
+            svc["spec"]["ports"][0],
+            json!({"name": "http", "port": 8080, "targetPort": "http"})
+        );
+    }
+
+    #[test]
+    fn data_services_keep_the_address_contract() {
+        let ms = render(&base()).expect("renders");
+        for (name, port) in [
+            ("kapture-kafka", 9092),
+            ("kapture-redis", 6379),
+            ("kapture-postgres", 5432),
+        ] {
+            assert_eq!(
+                json(find(&ms, "Service", name))["spec"]["ports"][0]["port"],
+                json!(port),
+                "{name}"
+            );
+        }
+        let pg = json(find(&ms, "StatefulSet", "kapture-postgres"));
+        let c = &pg["spec"]["template"]["spec"]["containers"][0];
+        assert_eq!(
+            pg["spec"]["template"]["spec"]["securityContext"]["fsGroup"],
+            json!(999)
+        );
+        let env: BTreeMap<&str, &Value> = c["env"]
+            .as_array()
+            .expect("env")
+            .iter()
+            .map(|e| (e["name"].as_str().unwrap(), e))
+            .collect();
+        assert_eq!(env["POSTGRES_USER"]["value"], json!("kapture"));
+        assert_eq!(env["POSTGRES_DB"]["value"], json!("kapture"));
+        assert_eq!(
+            env["PGDATA"]["value"],
+            json!("/var/lib/postgresql/data/pgdata")
+        );
+        assert_eq!(
+            env["POSTGRES_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"],
+            json!("kapture-postgres")
+        );
+        assert_eq!(
+            c["readinessProbe"]["exec"]["command"][0],
+            json!("pg_isready")
+        );
+        let redis = |storage| {
+            let ms = render(&RenderParams { storage, ..base() }).expect("renders");
+            json(find(&ms, "StatefulSet", "kapture-redis"))["spec"]["template"]["spec"]
+                ["containers"][0]["args"]
+                .clone()
+        };
+        let ephemeral = redis(Storage::Ephemeral).to_string();
+        assert!(
+            ephemeral.contains(r#""--appendonly","no""#) && ephemeral.contains(r#""--save","""#),
+            "{ephemeral}"
+        );
+        assert!(redis(Storage::Persistent)
+            .to_string()
+            .contains(r#""--appendonly","yes""#));
+    }
+
+    #[test]
+    fn the_quote_filter_makes_any_string_a_yaml_scalar() {
+        let env = minijinja_env();
+        for s in [
+            "plain",
+            "with: colon",
+            "#hash",
+            "multi\nline",
+            "'single' \"double\"",
+            "yes",
+            "0123",
+            "",
+        ] {
+            let rendered = env
+                .render_str("value: {{ s | quote }}", json!({ "s": s }))
+                .expect("renders");
+            let parsed: BTreeMap<String, Value> = serde_yaml::from_str(&rendered).expect("parses");
+            assert_eq!(parsed["value"], json!(s), "{rendered}");
+        }
+    }
+
+    #[test]
+    fn validate_rejects_more_replicas_than_brokers() {
+        let bad = RenderParams {
+            brokers: 2,
+            replication_factor: 3,
+            ..base()
+        };
+        assert!(validate(&bad)
+            .unwrap_err()
+            .contains("--replication-factor 3"));
+        assert!(render(&bad).is_err());
+        let no_kafka = RenderParams {
+            components: vec![Component::Redis],
+            ..bad
+        };
+        assert!(validate(&no_kafka).is_ok());
+    }
 }

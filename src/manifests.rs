@@ -1442,7 +1442,7 @@ mod tests {
         let svc = json(find(&ms, "Service", "kapture-order-service"));
         assert_eq!(
             svc["spec"]["ports"][0],
-            json!({"name": "http", "port": 8080, "targetPort": "http"})
+            json!({"name": "http", "port": 8080, "protocol": "TCP", "targetPort": "http"})
         );
     }
 
@@ -1540,4 +1540,32 @@ mod tests {
         };
         assert!(validate(&no_kafka).is_ok());
     }
+
+    /// Server-side apply on Kubernetes < 1.21 rejects a port without `protocol` (it is a key of
+    /// the associative list), so every port in every manifest spells it out.
+    #[test]
+    fn every_port_names_its_protocol() {
+        fn check(value: &Value, path: &str) {
+            match value {
+                Value::Object(map) => {
+                    for (key, child) in map {
+                        if key == "ports" {
+                            for port in child.as_array().expect("ports is a list") {
+                                assert_eq!(port["protocol"], "TCP", "{path}.ports: {port}");
+                            }
+                        }
+                        check(child, &format!("{path}.{key}"));
+                    }
+                }
+                Value::Array(items) => items.iter().for_each(|item| check(item, path)),
+                _ => {}
+            }
+        }
+        for params in matrix() {
+            for m in render(&params).unwrap() {
+                check(&serde_json::to_value(&m.object).unwrap(), &format!("{} {}", m.kind(), m.name()));
+            }
+        }
+    }
+
 }

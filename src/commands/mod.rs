@@ -3,10 +3,12 @@ use anyhow::Result;
 
 use crate::cli::{Cli, Command};
 
+pub mod chaos;
+
 pub async fn run(cli: Cli) -> Result<()> {
     let Cli { global, command } = cli;
-    let _ = global;
     match command {
+        Command::Chaos(args) => chaos::run(&global, args).await,
         _ => anyhow::bail!("not yet"),
     }
 }

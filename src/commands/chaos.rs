@@ -25,7 +25,9 @@ pub async fn run(global: &GlobalArgs, args: ChaosArgs) -> Result<()> {
     args.validate()?;
     let offsets = args.schedule()?;
     let groups = chaos::groups(&args.kill, args.selector.as_deref());
-    let cluster = k8s::connect(global).await?;
+    // No client-side retry: kube would retry an eviction's 429 for minutes instead of
+    // reporting the PodDisruptionBudget that blocked it.
+    let cluster = k8s::connect_with_retry(global, false).await?;
     let seed = args.seed.unwrap_or_else(rand::random);
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let method = args.method();

@@ -30,6 +30,13 @@ fn read_kubeconfig(path: Option<&Path>) -> Result<Kubeconfig> {
 
 /// Builds a client for the chosen context. Does not contact the cluster.
 pub async fn connect(global: &GlobalArgs) -> Result<Cluster> {
+    connect_with_retry(global, true).await
+}
+
+/// Like [`connect`]; `retry` false turns off kube's default retry of 429/503/504 answers, for
+/// callers to whom a 429 is an answer (an eviction blocked by a PodDisruptionBudget), not
+/// throttling to wait out.
+pub async fn connect_with_retry(global: &GlobalArgs, retry: bool) -> Result<Cluster> {
     let kubeconfig = read_kubeconfig(global.kubeconfig.as_deref())?;
     let context = match &global.context {
         Some(name) => {
@@ -53,9 +60,10 @@ pub async fn connect(global: &GlobalArgs) -> Result<Cluster> {
         context: Some(context.clone()),
         ..Default::default()
     };
-    let config = Config::from_custom_kubeconfig(kubeconfig, &options)
+    let mut config = Config::from_custom_kubeconfig(kubeconfig, &options)
         .await
         .with_context(|| format!("cannot use context {context:?}"))?;
+    config.default_retry = retry;
     let server = config.cluster_url.to_string();
     let client = Client::try_from(config).context("cannot build a Kubernetes client")?;
     Ok(Cluster {

@@ -3,4 +3,4 @@ pub mod client;
 pub mod errors;
 pub mod pods;
 
-pub use client::{connect, Cluster};
+pub use client::{connect, connect_with_retry, Cluster};

@@ -2,7 +2,7 @@
 //! follow readiness with a watch, and find the PodDisruptionBudget that blocked an eviction.
 use std::time::Instant;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
@@ -23,8 +23,7 @@ pub async fn list(cluster: &Cluster, selector: &str) -> Result<Vec<Pod>> {
     let pods = api
         .list(&ListParams::default().labels(selector))
         .await
-        .map_err(|e| explain(cluster, "list", "pods", e))
-        .with_context(|| format!("listing pods with selector {selector:?}"))?;
+        .map_err(|e| explain(cluster, "list", "pods", e))?;
     Ok(pods.items)
 }
 

@@ -590,3 +590,65 @@ async fn rounds_repeat_with_fresh_victims() {
         .as_f64()
         .is_some());
 }
+
+#[tokio::test]
+async fn ctrl_c_ends_the_wait_and_still_prints_the_report() {
+    let client = admin_client().await;
+    let ns = TestNamespace::new(&client, "chaos-ctrlc").await;
+    // No kubelet stand-in: the replacement never becomes Ready, so the run waits for it.
+    create_brokers(&client, &ns, 1).await;
+    let before = wait_brokers(&client, &ns, 1, false).await;
+
+    let kubeconfig = kubeconfig_path();
+    let child = Command::new(env!("CARGO_BIN_EXE_kubectl-kapture"))
+        .args(["--kubeconfig", &kubeconfig, "-n", &ns])
+        .args([
+            "chaos",
+            "--kill",
+            "kafka",
+            "--yes",
+            "-o",
+            "json",
+            "--recovery-timeout",
+            "90s",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("starting kubectl-kapture");
+    let pid = child.id().expect("pid").to_string();
+    // Once the pod was replaced, the run is waiting for recovery.
+    wait_for("the broker pod to be replaced", WAIT, || async {
+        let now = wait_brokers(&client, &ns, 1, false).await;
+        if now != before {
+            Ok(())
+        } else {
+            Err(format!("{now:?}"))
+        }
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let kill = std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .expect("kill -INT");
+    assert!(kill.success());
+    let out = tokio::time::timeout(Duration::from_secs(20), child.wait_with_output())
+        .await
+        .expect("the run should end soon after Ctrl-C")
+        .expect("output");
+    assert_eq!(out.status.code(), Some(1), "stderr: {}", stderr(&out));
+    let report = json_of(&out);
+    assert_eq!(report["interrupted"], true);
+    let acts = actions(&report);
+    assert_eq!(acts.len(), 1, "{report:#}");
+    assert_eq!(acts[0]["outcome"], "deleted");
+    assert_eq!(acts[0]["recovery"], "not-waited");
+    assert!(
+        stderr(&out).contains("interrupted by Ctrl-C after 1 action(s)"),
+        "{}",
+        stderr(&out)
+    );
+}

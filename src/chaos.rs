@@ -212,9 +212,7 @@ pub fn select(
         BlastRadius::Percent(p) => format!("--percent {p}"),
     };
     if selection.existing == 0 {
-        selection
-            .notes
-            .push(format!("{}: no pods to disrupt", group.name));
+        // Said once for all empty groups, by `notes`.
     } else if wanted == 0 {
         selection.notes.push(format!(
             "{}: {what} of {} pods rounds down to 0: nothing to disrupt",
@@ -227,7 +225,7 @@ pub fn select(
             format!(", {} younger than --minimum-age", selection.too_young.len())
         };
         selection.notes.push(format!(
-            "{}: {what} asks for {wanted} pods but only {} can be disrupted ({} exist{young}): disrupting {}",
+            "{}: {what} asks for {wanted} pod(s) but only {} can be disrupted ({} exist{young}): disrupting {}",
             group.name,
             eligible.len(),
             selection.existing,
@@ -241,6 +239,22 @@ pub fn select(
     eligible.sort_by(|a, b| a.name.cmp(&b.name));
     selection.victims = eligible.into_iter().cloned().collect();
     selection
+}
+
+/// The notes of a round's selections; the groups without pods are named in one line.
+pub fn notes<'a>(selections: impl IntoIterator<Item = (&'a Group, &'a Selection)>) -> Vec<String> {
+    let mut empty = Vec::new();
+    let mut notes = Vec::new();
+    for (group, selection) in selections {
+        if selection.existing == 0 {
+            empty.push(group.name.as_str());
+        }
+        notes.extend(selection.notes.iter().cloned());
+    }
+    if !empty.is_empty() {
+        notes.insert(0, format!("no pods to disrupt: {}", empty.join(", ")));
+    }
+    notes
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -932,7 +946,7 @@ mod tests {
         assert_eq!(s.victims.len(), 3);
         assert_eq!(s.notes.len(), 1);
         assert!(
-            s.notes[0].contains("--count 5 asks for 5 pods but only 3 can be disrupted"),
+            s.notes[0].contains("--count 5 asks for 5 pod(s) but only 3 can be disrupted"),
             "{:?}",
             s.notes
         );
@@ -1092,17 +1106,33 @@ mod tests {
     }
 
     #[test]
-    fn empty_group_gets_a_note() {
-        let s = select(
-            &kafka(),
+    fn empty_groups_share_one_note() {
+        let gs = groups(&[Target::Kafka, Target::Redis, Target::Postgres], None);
+        let empty = select(
+            &gs[0],
             &[],
             BlastRadius::Count(1),
             Duration::ZERO,
             now(),
             &mut rng(1),
         );
-        assert!(s.victims.is_empty());
-        assert_eq!(s.notes, vec!["kafka-broker: no pods to disrupt"]);
+        assert!(empty.victims.is_empty() && empty.notes.is_empty());
+        let redis = [pod("kapture-redis-0", "redis", 3600)];
+        let capped = select(
+            &gs[1],
+            &redis,
+            BlastRadius::Count(2),
+            Duration::ZERO,
+            now(),
+            &mut rng(1),
+        );
+        let notes = notes([(&gs[0], &empty), (&gs[1], &capped), (&gs[2], &empty)]);
+        assert_eq!(notes.len(), 2, "{notes:?}");
+        assert_eq!(notes[0], "no pods to disrupt: kafka-broker, postgres");
+        assert!(
+            notes[1].starts_with("redis: --count 2 asks for 2 pod(s)"),
+            "{notes:?}"
+        );
     }
 
     #[test]

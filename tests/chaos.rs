@@ -480,7 +480,7 @@ async fn count_larger_than_the_pods_is_explained_and_capped() {
     assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
     let plan = json_of(&out);
     assert_eq!(plan["victims"].as_array().unwrap().len(), 2);
-    let note = "kafka-broker: --count 5 asks for 5 pods but only 2 can be disrupted (2 exist): disrupting 2";
+    let note = "kafka-broker: --count 5 asks for 5 pod(s) but only 2 can be disrupted (2 exist): disrupting 2";
     assert_eq!(plan["notes"][0], note, "{plan:#}");
     assert!(stderr(&out).contains(note), "{}", stderr(&out));
 

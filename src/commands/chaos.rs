@@ -162,10 +162,7 @@ fn plan(
         grace_period_seconds: args.grace_period(),
         round_offsets_seconds: offsets.iter().map(Duration::as_secs).collect(),
         victims,
-        notes: first
-            .iter()
-            .flat_map(|r| r.selection.notes.iter().cloned())
-            .collect(),
+        notes: chaos::notes(groups.iter().zip(first.iter().map(|r| &r.selection))),
     }
 }
 
@@ -239,9 +236,11 @@ impl Run<'_> {
                 Some(chosen) => chosen,
                 None => {
                     let chosen = choose(self.cluster, groups, self.args, rng).await?;
-                    for note in chosen.iter().flat_map(|r| &r.selection.notes) {
-                        if !self.report.notes.contains(note) {
-                            self.report.notes.push(note.clone());
+                    let selections = chosen.iter().map(|r| &r.selection);
+                    for note in chaos::notes(groups.iter().zip(selections)) {
+                        if !self.report.notes.contains(&note) {
+                            eprintln!("note: round {}: {note}", index + 1);
+                            self.report.notes.push(note);
                         }
                     }
                     chosen

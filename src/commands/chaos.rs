@@ -37,7 +37,7 @@ pub async fn run(global: &GlobalArgs, args: ChaosArgs) -> Result<()> {
     };
 
     let first = choose(&cluster, &groups, &args, &mut rng).await?;
-    let plan = plan(&cluster, &args, seed, &offsets, &first);
+    let plan = plan(&cluster, &args, &groups, seed, &offsets, &first);
     for note in &plan.notes {
         eprintln!("note: {note}");
     }
@@ -132,12 +132,12 @@ async fn choose(
 fn plan(
     cluster: &Cluster,
     args: &ChaosArgs,
+    groups: &[Group],
     seed: u64,
     offsets: &[Duration],
     first: &[GroupRound],
 ) -> Plan {
     let now = jiff::Timestamp::now();
-    let groups = chaos::groups(&args.kill, args.selector.as_deref());
     let victims = groups
         .iter()
         .zip(first)

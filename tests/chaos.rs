@@ -652,3 +652,62 @@ async fn ctrl_c_ends_the_wait_and_still_prints_the_report() {
         stderr(&out)
     );
 }
+
+#[tokio::test]
+async fn grace_period_reaches_the_api_server_for_evict_and_delete() {
+    let client = admin_client().await;
+    let ns = TestNamespace::new(&client, "chaos-grace").await;
+    // Pods bound to a node are deleted gracefully (the API server waits for a kubelet), so
+    // their deletionGracePeriodSeconds shows what the request asked for.
+    let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);
+    for name in ["kapture-kafka-broker-0", "kapture-kafka-broker-1"] {
+        let pod: Pod = serde_json::from_value(json!({
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": { "name": name, "labels": kapture_labels("kafka-broker") },
+            "spec": {
+                "nodeName": "nowhere",
+                "containers": [{ "name": "kafka", "image": "apache/kafka:4.1.0" }],
+            },
+        }))
+        .unwrap();
+        pods.create(&PostParams::default(), &pod)
+            .await
+            .expect("creating a bound pod");
+    }
+    let mut graces = Vec::new();
+    for (evict, grace) in [(true, "7"), (false, "9")] {
+        let mut args = vec!["chaos", "--kill", "kafka", "--grace-period", grace];
+        if evict {
+            args.push("--evict");
+        }
+        args.extend(["--wait-recovery=false", "--yes", "-o", "json"]);
+        let out = kapture(&kubeconfig_path(), &ns, &args).await;
+        assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
+        let report = json_of(&out);
+        let victim = actions(&report)[0]["pod"].as_str().unwrap().to_string();
+        let pod = pods
+            .get(&victim)
+            .await
+            .expect("the victim is still terminating");
+        graces.push((
+            actions(&report)[0]["outcome"].as_str().unwrap().to_string(),
+            pod.metadata.deletion_grace_period_seconds,
+        ));
+    }
+    assert_eq!(
+        graces,
+        vec![
+            ("evicted".to_string(), Some(7)),
+            ("deleted".to_string(), Some(9))
+        ]
+    );
+    // Nothing will confirm these deletions: force them so the namespace can go.
+    for name in ["kapture-kafka-broker-0", "kapture-kafka-broker-1"] {
+        let force = kube::api::DeleteParams {
+            grace_period_seconds: Some(0),
+            ..Default::default()
+        };
+        pods.delete(name, &force).await.expect("force delete");
+    }
+}

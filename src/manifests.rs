@@ -1655,5 +1655,4 @@ mod tests {
         };
         assert!(validate(&no_kafka).is_ok());
     }
-
 }

@@ -1,5 +1,230 @@
-//! Arguments of `kubectl kapture chaos` (placeholder until the command lands).
+//! Arguments of `kubectl kapture chaos`. Validation only.
+use std::time::Duration;
+
 use clap::Args;
 
-#[derive(Debug, Args)]
-pub struct ChaosArgs {}
+use crate::chaos::{self, BlastRadius, FailOn, Method, Target};
+use crate::cli::parse_duration;
+use crate::error::KaptureError;
+
+#[derive(Debug, Clone, Args)]
+#[command(after_help = "Examples:\n  \
+kubectl kapture chaos --kill kafka --dry-run\n  \
+kubectl kapture chaos --kill kafka --evict --count 1 --yes\n  \
+kubectl kapture chaos --kill router,sink-postgres --percent 50 --interval 1m --rounds 5 --seed 7 --yes\n  \
+kubectl kapture chaos --selector app=my-app --count 1 --dry-run")]
+pub struct ChaosArgs {
+    /// Components to disrupt (comma-separated or repeated); `kafka` means the brokers.
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        value_name = "COMPONENT",
+        required_unless_present = "selector"
+    )]
+    pub kill: Vec<Target>,
+    /// Label selector: narrows --kill, or alone targets any pods it matches (shown in the plan).
+    #[arg(short = 'l', long, value_name = "SELECTOR")]
+    pub selector: Option<String>,
+    /// Use the Eviction API (honours PodDisruptionBudgets) instead of deleting pods.
+    #[arg(long)]
+    pub evict: bool,
+    /// Pods to disrupt per component per round [default: 1].
+    #[arg(long, value_name = "N", conflicts_with = "percent",
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub count: Option<u32>,
+    /// Percent of each component's pods to disrupt per round, rounded down.
+    #[arg(long, value_name = "P", value_parser = clap::value_parser!(u8).range(1..=100))]
+    pub percent: Option<u8>,
+    /// Seconds the pod gets to terminate (default: the pod's own terminationGracePeriodSeconds).
+    #[arg(long, value_name = "SECONDS", conflicts_with = "force")]
+    pub grace_period: Option<u32>,
+    /// Terminate at once: grace period 0.
+    #[arg(long)]
+    pub force: bool,
+    /// Time between the starts of rounds (with --rounds or --duration).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub interval: Option<Duration>,
+    /// Keep starting rounds every --interval until this much time has passed.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, conflicts_with = "rounds")]
+    pub duration: Option<Duration>,
+    /// Number of rounds, --interval apart [default: 1].
+    #[arg(long, value_name = "N")]
+    pub rounds: Option<u32>,
+    /// Seed of the victim choice; the report prints the one used, to repeat a run.
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+    /// Skip pods younger than this.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "0s")]
+    pub minimum_age: Duration,
+    /// Print the plan and act on nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Wait for each removed pod's replacement to be Ready and report the time it took.
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_value_t = true,
+          default_missing_value = "true", action = clap::ArgAction::Set)]
+    pub wait_recovery: bool,
+    /// How long to wait for a replacement before counting it as not recovered.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "5m")]
+    pub recovery_timeout: Duration,
+    /// What makes the exit code non-zero (comma-separated).
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        value_name = "WHAT",
+        default_value = "not-recovered"
+    )]
+    pub fail_on: Vec<FailOn>,
+}
+
+impl ChaosArgs {
+    pub fn method(&self) -> Method {
+        if self.evict {
+            Method::Evict
+        } else {
+            Method::Delete
+        }
+    }
+
+    pub fn radius(&self) -> BlastRadius {
+        match (self.count, self.percent) {
+            (_, Some(p)) => BlastRadius::Percent(p),
+            (Some(n), None) => BlastRadius::Count(n),
+            (None, None) => BlastRadius::Count(1),
+        }
+    }
+
+    /// Grace period to send: 0 with --force, else --grace-period, else the pod's own.
+    pub fn grace_period(&self) -> Option<u32> {
+        if self.force {
+            Some(0)
+        } else {
+            self.grace_period
+        }
+    }
+
+    /// Round start offsets; fails on flag combinations that make no schedule.
+    pub fn schedule(&self) -> Result<Vec<Duration>, KaptureError> {
+        chaos::schedule(self.rounds, self.duration, self.interval)
+            .map_err(KaptureError::InvalidInput)
+    }
+
+    /// Checks what clap cannot express. Call before touching the cluster.
+    pub fn validate(&self) -> Result<(), KaptureError> {
+        self.schedule()?;
+        if self.wait_recovery && self.recovery_timeout.is_zero() {
+            return Err(KaptureError::InvalidInput(
+                "--recovery-timeout must be longer than 0s (or pass --wait-recovery=false)".into(),
+            ));
+        }
+        if self
+            .selector
+            .as_deref()
+            .is_some_and(|s| s.trim().is_empty())
+        {
+            return Err(KaptureError::InvalidInput(
+                "--selector must not be empty".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::{Cli, Command};
+    use clap::Parser;
+
+    fn parse(args: &[&str]) -> Result<ChaosArgs, clap::Error> {
+        let mut argv = vec!["kubectl-kapture", "chaos"];
+        argv.extend_from_slice(args);
+        Cli::try_parse_from(argv).map(|cli| match cli.command {
+            Command::Chaos(a) => a,
+            other => panic!("parsed {other:?}"),
+        })
+    }
+
+    #[test]
+    fn defaults() {
+        let a = parse(&["--kill", "kafka"]).unwrap();
+        assert_eq!(a.kill, vec![Target::Kafka]);
+        assert_eq!(a.method(), Method::Delete);
+        assert_eq!(a.radius(), BlastRadius::Count(1));
+        assert_eq!(a.grace_period(), None);
+        assert!(a.wait_recovery);
+        assert_eq!(a.recovery_timeout, Duration::from_secs(300));
+        assert_eq!(a.fail_on, vec![FailOn::NotRecovered]);
+        assert_eq!(a.schedule().unwrap(), vec![Duration::ZERO]);
+        a.validate().unwrap();
+    }
+
+    #[test]
+    fn kill_or_selector_is_required() {
+        assert!(parse(&[]).is_err());
+        let a = parse(&["--selector", "app=x"]).unwrap();
+        assert!(a.kill.is_empty());
+    }
+
+    #[test]
+    fn lists_and_values() {
+        let a = parse(&[
+            "--kill",
+            "kafka,kafka-controller",
+            "--kill",
+            "sink-redis",
+            "--evict",
+            "--percent",
+            "50",
+            "--force",
+            "--interval",
+            "30s",
+            "--rounds",
+            "3",
+            "--seed",
+            "9",
+            "--minimum-age",
+            "2m",
+            "--wait-recovery=false",
+            "--fail-on",
+            "blocked,not-recovered",
+        ])
+        .unwrap();
+        assert_eq!(
+            a.kill,
+            vec![Target::Kafka, Target::KafkaController, Target::SinkRedis]
+        );
+        assert_eq!(a.method(), Method::Evict);
+        assert_eq!(a.radius(), BlastRadius::Percent(50));
+        assert_eq!(a.grace_period(), Some(0));
+        assert_eq!(a.schedule().unwrap().len(), 3);
+        assert_eq!(a.minimum_age, Duration::from_secs(120));
+        assert!(!a.wait_recovery);
+        assert_eq!(a.fail_on, vec![FailOn::Blocked, FailOn::NotRecovered]);
+        assert!(
+            parse(&["--kill", "kafka", "--wait-recovery"])
+                .unwrap()
+                .wait_recovery
+        );
+    }
+
+    #[test]
+    fn contradictions_are_rejected() {
+        assert!(parse(&["--kill", "kafka", "--count", "1", "--percent", "5"]).is_err());
+        assert!(parse(&["--kill", "kafka", "--force", "--grace-period", "5"]).is_err());
+        assert!(parse(&["--kill", "kafka", "--rounds", "2", "--duration", "1m"]).is_err());
+        assert!(parse(&["--kill", "kafka", "--percent", "0"]).is_err());
+        assert!(parse(&["--kill", "kafka", "--percent", "101"]).is_err());
+        assert!(parse(&["--kill", "kafka", "--count", "0"]).is_err());
+        assert!(parse(&["--kill", "nothing"]).is_err());
+        let a = parse(&["--kill", "kafka", "--rounds", "3"]).unwrap();
+        assert!(
+            matches!(a.validate(), Err(KaptureError::InvalidInput(m)) if m.contains("--interval"))
+        );
+        let a = parse(&["--kill", "kafka", "--recovery-timeout", "0s"]).unwrap();
+        assert!(a.validate().is_err());
+        let a = parse(&["--kill", "kafka", "--selector", " "]).unwrap();
+        assert!(a.validate().is_err());
+    }
+}

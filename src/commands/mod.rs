@@ -3,6 +3,7 @@ use anyhow::Result;
 
 use crate::cli::{Cli, Command};
 
+pub mod chaos;
 pub mod delete;
 pub mod deploy;
 pub mod status;
@@ -13,7 +14,8 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Deploy(args) => deploy::run(&global, args).await,
         Command::Status(args) => status::run(&global, args).await,
         Command::Delete(args) => delete::run(&global, args).await,
-        Command::Chaos(_) | Command::Scale(_) | Command::Topics(_) => {
+        Command::Chaos(args) => chaos::run(&global, args).await,
+        Command::Scale(_) | Command::Topics(_) => {
             anyhow::bail!("this command is not available in this build")
         }
     }

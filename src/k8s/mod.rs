@@ -4,6 +4,7 @@ pub mod cleanup;
 pub mod client;
 pub mod discovery;
 pub mod errors;
+pub mod pods;
 pub mod workloads;
 
 pub use client::{connect, Cluster};

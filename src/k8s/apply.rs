@@ -44,7 +44,10 @@ pub struct ApplyOptions {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Existing {
     Absent,
-    Ours { resource_version: String },
+    /// Kapture's, with its [`content`] at the time it was read.
+    Ours {
+        content: serde_json::Value,
+    },
     Foreign,
 }
 
@@ -61,7 +64,7 @@ impl Existing {
                     == Some(PART_OF) =>
             {
                 Existing::Ours {
-                    resource_version: o.metadata.resource_version.clone().unwrap_or_default(),
+                    content: content(o),
                 }
             }
             Some(_) => Existing::Foreign,
@@ -69,15 +72,26 @@ impl Existing {
     }
 }
 
-/// Created, configured or unchanged, from the resourceVersion before and after the apply.
-pub fn outcome(before: &Existing, after_resource_version: Option<&str>) -> Outcome {
+/// An object without what its controllers write on their own (status, and with it the
+/// resourceVersion and managedFields bookkeeping), so an apply is judged by what it changed, not
+/// by a status update that happened to land between the read and the apply.
+pub fn content(object: &DynamicObject) -> serde_json::Value {
+    let mut value = serde_json::to_value(object).unwrap_or_default();
+    if let Some(map) = value.as_object_mut() {
+        map.remove("status");
+    }
+    if let Some(metadata) = value.get_mut("metadata").and_then(|m| m.as_object_mut()) {
+        metadata.remove("resourceVersion");
+        metadata.remove("managedFields");
+    }
+    value
+}
+
+/// Created, configured or unchanged, from the object's content before and after the apply.
+pub fn outcome(before: &Existing, after: &DynamicObject) -> Outcome {
     match before {
         Existing::Absent | Existing::Foreign => Outcome::Created,
-        Existing::Ours { resource_version }
-            if Some(resource_version.as_str()) == after_resource_version =>
-        {
-            Outcome::Unchanged
-        }
+        Existing::Ours { content: old } if *old == content(after) => Outcome::Unchanged,
         Existing::Ours { .. } => Outcome::Configured,
     }
 }
@@ -177,7 +191,7 @@ pub async fn apply_all(
             }
             Err(e) => return Err(errors::explain(cluster, "apply", &describe(manifest), e)),
         };
-        Ok(applied(outcome(before, after.metadata.resource_version.as_deref())))
+        Ok(applied(outcome(before, &after)))
     }))
     .buffered(CONCURRENCY)
     .try_collect()
@@ -211,7 +225,7 @@ mod tests {
         assert_eq!(
             Existing::of(Some(&object(&[(LABEL_PART_OF, PART_OF)], "7"))),
             Existing::Ours {
-                resource_version: "7".into()
+                content: content(&object(&[(LABEL_PART_OF, PART_OF)], "7"))
             }
         );
         assert_eq!(
@@ -225,12 +239,20 @@ mod tests {
     }
 
     #[test]
-    fn outcome_follows_the_resource_version() {
+    fn outcome_ignores_status_and_bookkeeping_but_not_content() {
+        let before = object(&[(LABEL_PART_OF, PART_OF)], "7");
         let ours = Existing::Ours {
-            resource_version: "7".into(),
+            content: content(&before),
         };
-        assert_eq!(outcome(&Existing::Absent, Some("1")), Outcome::Created);
-        assert_eq!(outcome(&ours, Some("7")), Outcome::Unchanged);
-        assert_eq!(outcome(&ours, Some("8")), Outcome::Configured);
+        assert_eq!(outcome(&Existing::Absent, &before), Outcome::Created);
+        assert_eq!(outcome(&ours, &before), Outcome::Unchanged);
+        // A controller wrote status in between: new resourceVersion, same content.
+        let mut status_only = before.clone();
+        status_only.metadata.resource_version = Some("8".into());
+        status_only.data = serde_json::json!({"status": {"readyReplicas": 1}});
+        assert_eq!(outcome(&ours, &status_only), Outcome::Unchanged);
+        let mut changed = before.clone();
+        changed.data = serde_json::json!({"spec": {"replicas": 5}});
+        assert_eq!(outcome(&ours, &changed), Outcome::Configured);
     }
 }

@@ -1,1 +1,4 @@
 //! Kafka: admin I/O (topics, partitions, reassignment) and pure partition plans.
+pub mod admin;
+pub mod plan;
+pub mod reassign;

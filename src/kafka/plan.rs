@@ -768,14 +768,14 @@ mod tests {
             assert_valid(&p, &ids);
             assert!(spread(&p.load_after, |l| l.replicas) <= 1, "seed {seed}: {:?}", p.load_after);
             assert!(spread(&p.load_after, |l| l.leaders) <= 1, "seed {seed}: leaders {:?}", p.load_after);
-            // Exactly minimal, except that a partition losing several replicas at once may
-            // cost one extra move (sibling replicas cannot share a broker, which the matching
-            // only approximates).
-            let crowded = current.values().flatten().filter(|r| r.iter().filter(|&&b| b >= after).count() > 1).count();
+            // Scaling up is exactly minimal. When brokers leave, the constraint that a
+            // partition cannot hold a broker twice can make the counting bound unreachable;
+            // each drained replica then costs at most one extra move.
+            let drained = current.values().flatten().flatten().filter(|&&b| b >= after).count();
             let minimum = minimum_copies(&current, &ids);
             assert!(
-                (minimum..=minimum + crowded).contains(&p.replica_moves()),
-                "seed {seed}: {} moves, minimum {minimum} (+{crowded}) {before}->{after} rf {rf} {current:?}",
+                (minimum..=minimum + drained).contains(&p.replica_moves()),
+                "seed {seed}: {} moves, minimum {minimum} (+{drained}) {before}->{after} rf {rf} {current:?}",
                 p.replica_moves()
             );
             if after >= before {

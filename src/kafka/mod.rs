@@ -2,3 +2,4 @@
 pub mod admin;
 pub mod plan;
 pub mod reassign;
+pub mod view;

@@ -1,5 +1,6 @@
 //! Thin I/O against the Kubernetes API.
 pub mod client;
 pub mod errors;
+pub mod statefulset;
 
 pub use client::{connect, Cluster};

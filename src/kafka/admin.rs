@@ -87,14 +87,21 @@ fn from_metadata(metadata: &Metadata) -> ClusterState {
                 })
                 .collect();
             partitions.sort_by_key(|p| p.id);
-            TopicState { name: t.name().to_string(), partitions }
+            TopicState {
+                name: t.name().to_string(),
+                partitions,
+            }
         })
         .collect();
     topics.sort_by(|a, b| a.name.cmp(&b.name));
     let mut brokers: Vec<BrokerInfo> = metadata
         .brokers()
         .iter()
-        .map(|b| BrokerInfo { id: b.id(), host: b.host().to_string(), port: b.port() })
+        .map(|b| BrokerInfo {
+            id: b.id(),
+            host: b.host().to_string(),
+            port: b.port(),
+        })
         .collect();
     brokers.sort_by_key(|b| b.id);
     ClusterState { brokers, topics }
@@ -114,23 +121,39 @@ impl Admin {
             .set("allow.auto.create.topics", "false")
             .create()
             .with_context(|| format!("cannot create a Kafka admin client for {bootstrap}"))?;
-        Ok(Admin { client: std::sync::Arc::new(client), bootstrap: bootstrap.to_string() })
+        Ok(Admin {
+            client: std::sync::Arc::new(client),
+            bootstrap: bootstrap.to_string(),
+        })
     }
 
     /// Brokers, topics, partitions, replicas, leaders and in-sync replicas.
     pub async fn cluster(&self) -> Result<ClusterState> {
         let client = self.client.clone();
-        let metadata = tokio::task::spawn_blocking(move || client.inner().fetch_metadata(None, TIMEOUT))
-            .await?
-            .with_context(|| format!("cannot read cluster metadata from {}", self.bootstrap))?;
+        let metadata =
+            tokio::task::spawn_blocking(move || client.inner().fetch_metadata(None, TIMEOUT))
+                .await?
+                .with_context(|| format!("cannot read cluster metadata from {}", self.bootstrap))?;
         Ok(from_metadata(&metadata))
     }
 
-    pub async fn create_topic(&self, name: &str, partitions: i32, replication_factor: i32) -> Result<()> {
-        let topic = NewTopic::new(name, partitions, TopicReplication::Fixed(replication_factor));
+    pub async fn create_topic(
+        &self,
+        name: &str,
+        partitions: i32,
+        replication_factor: i32,
+    ) -> Result<()> {
+        let topic = NewTopic::new(
+            name,
+            partitions,
+            TopicReplication::Fixed(replication_factor),
+        );
         let results = self
             .client
-            .create_topics([&topic], &AdminOptions::new().operation_timeout(Some(TIMEOUT)))
+            .create_topics(
+                [&topic],
+                &AdminOptions::new().operation_timeout(Some(TIMEOUT)),
+            )
             .await
             .with_context(|| format!("cannot create topic {name:?}"))?;
         for result in results {
@@ -141,7 +164,12 @@ impl Admin {
 
     /// Grows `topic` to `total` partitions; `replicas` holds one replica list per new
     /// partition (empty: the controller chooses).
-    pub async fn create_partitions(&self, topic: &str, total: usize, replicas: &[Vec<BrokerId>]) -> Result<()> {
+    pub async fn create_partitions(
+        &self,
+        topic: &str,
+        total: usize,
+        replicas: &[Vec<BrokerId>],
+    ) -> Result<()> {
         let slices: Vec<&[i32]> = replicas.iter().map(Vec::as_slice).collect();
         let mut request = NewPartitions::new(topic, total);
         if !slices.is_empty() {
@@ -149,11 +177,16 @@ impl Admin {
         }
         let results = self
             .client
-            .create_partitions([&request], &AdminOptions::new().operation_timeout(Some(TIMEOUT)))
+            .create_partitions(
+                [&request],
+                &AdminOptions::new().operation_timeout(Some(TIMEOUT)),
+            )
             .await
             .with_context(|| format!("cannot add partitions to topic {topic:?}"))?;
         for result in results {
-            result.map_err(|(t, code)| anyhow!("cannot grow topic {t:?} to {total} partitions: {code}"))?;
+            result.map_err(|(t, code)| {
+                anyhow!("cannot grow topic {t:?} to {total} partitions: {code}")
+            })?;
         }
         Ok(())
     }

@@ -48,9 +48,17 @@ pub enum PlanError {
     #[error("topic {0:?} not found")]
     UnknownTopic(String),
     #[error("topic {topic:?} has {current} partitions; Kafka cannot shrink it to {requested}")]
-    Shrink { topic: String, current: usize, requested: usize },
+    Shrink {
+        topic: String,
+        current: usize,
+        requested: usize,
+    },
     #[error("topic {topic:?} has replication factor {replication_factor} but only {brokers} broker(s) would remain: every replica needs its own broker")]
-    ReplicationFactor { topic: String, replication_factor: usize, brokers: usize },
+    ReplicationFactor {
+        topic: String,
+        replication_factor: usize,
+        brokers: usize,
+    },
 }
 
 /// Partitions added to a topic, with the replicas of each new partition.
@@ -109,7 +117,10 @@ impl Plan {
     }
     /// Partitions whose preferred leader changes.
     pub fn leader_changes(&self) -> usize {
-        self.moves.iter().filter(|m| m.from.first() != m.to.first()).count()
+        self.moves
+            .iter()
+            .filter(|m| m.from.first() != m.to.first())
+            .count()
     }
     /// Moves that copy data (the ones a reassignment must wait for).
     pub fn data_moves(&self) -> impl Iterator<Item = &Move> {
@@ -122,7 +133,16 @@ impl Plan {
 pub fn load(assignment: &Assignment, brokers: &[BrokerId]) -> Vec<BrokerLoad> {
     let mut out: BTreeMap<BrokerId, BrokerLoad> = brokers
         .iter()
-        .map(|&b| (b, BrokerLoad { broker: b, replicas: 0, leaders: 0 }))
+        .map(|&b| {
+            (
+                b,
+                BrokerLoad {
+                    broker: b,
+                    replicas: 0,
+                    leaders: 0,
+                },
+            )
+        })
         .collect();
     for replicas in assignment.values().flatten() {
         for (i, b) in replicas.iter().enumerate() {
@@ -202,7 +222,11 @@ pub fn plan(request: &PlanRequest) -> Result<Plan, PlanError> {
             .ok_or_else(|| PlanError::UnknownTopic(topic.clone()))?
             .len();
         if requested < current {
-            return Err(PlanError::Shrink { topic: topic.clone(), current, requested });
+            return Err(PlanError::Shrink {
+                topic: topic.clone(),
+                current,
+                requested,
+            });
         }
     }
     for (topic, partitions) in &request.current {
@@ -269,7 +293,11 @@ fn drain(target: &mut Assignment, loads: &mut Loads, brokers: &[BrokerId]) {
         .iter()
         .map(|(topic, p, _)| {
             let replicas = &target[topic][*p];
-            brokers.iter().copied().filter(|b| !replicas.contains(b)).collect()
+            brokers
+                .iter()
+                .copied()
+                .filter(|b| !replicas.contains(b))
+                .collect()
         })
         .collect();
     let siblings: Vec<(&str, usize)> = leaving.iter().map(|(t, p, _)| (t.as_str(), *p)).collect();
@@ -277,14 +305,25 @@ fn drain(target: &mut Assignment, loads: &mut Loads, brokers: &[BrokerId]) {
     let mut matched: Vec<Option<BrokerId>> = vec![None; leaving.len()];
     for item in 0..leaving.len() {
         let mut visited = BTreeSet::new();
-        augment(item, &allowed, &siblings, &mut room, &mut matched, &mut visited);
+        augment(
+            item,
+            &allowed,
+            &siblings,
+            &mut room,
+            &mut matched,
+            &mut visited,
+        );
     }
     for (item, (topic, p, i)) in leaving.into_iter().enumerate() {
         let replicas = &mut target.get_mut(&topic).expect("topic")[p];
         let dest = match matched[item] {
             Some(b) if !replicas.contains(&b) => b,
             _ => {
-                let others: Vec<_> = replicas.iter().copied().filter(|b| brokers.contains(b)).collect();
+                let others: Vec<_> = replicas
+                    .iter()
+                    .copied()
+                    .filter(|b| brokers.contains(b))
+                    .collect();
                 loads
                     .least_loaded(replicas, &others)
                     .expect("replication factor checked against the broker count")
@@ -322,8 +361,8 @@ fn augment(
     visited: &mut BTreeSet<BrokerId>,
 ) -> bool {
     for &b in &allowed[item] {
-        let sibling_there =
-            (0..matched.len()).any(|j| j != item && siblings[j] == siblings[item] && matched[j] == Some(b));
+        let sibling_there = (0..matched.len())
+            .any(|j| j != item && siblings[j] == siblings[item] && matched[j] == Some(b));
         if sibling_there || !visited.insert(b) {
             continue;
         }
@@ -332,7 +371,9 @@ fn augment(
             matched[item] = Some(b);
             return true;
         }
-        let holders: Vec<usize> = (0..matched.len()).filter(|&j| matched[j] == Some(b)).collect();
+        let holders: Vec<usize> = (0..matched.len())
+            .filter(|&j| matched[j] == Some(b))
+            .collect();
         for j in holders {
             matched[j] = None;
             if augment(j, allowed, siblings, room, matched, visited) {
@@ -347,7 +388,11 @@ fn augment(
 
 /// Adds partitions; each new partition's leader is the broker with the fewest replicas (then
 /// fewest leaders), followers the next least loaded.
-fn grow(target: &mut Assignment, loads: &mut Loads, wanted: &BTreeMap<String, usize>) -> Vec<NewPartitions> {
+fn grow(
+    target: &mut Assignment,
+    loads: &mut Loads,
+    wanted: &BTreeMap<String, usize>,
+) -> Vec<NewPartitions> {
     let mut out = Vec::new();
     for (topic, &count) in wanted {
         let partitions = target.get_mut(topic).expect("topics checked");
@@ -360,14 +405,21 @@ fn grow(target: &mut Assignment, loads: &mut Loads, wanted: &BTreeMap<String, us
         for _ in from..count {
             let mut replicas: Vec<BrokerId> = Vec::with_capacity(rf);
             for i in 0..rf {
-                let b = loads.least_loaded(&replicas, &replicas).expect("replication factor checked");
+                let b = loads
+                    .least_loaded(&replicas, &replicas)
+                    .expect("replication factor checked");
                 loads.add(b, i == 0);
                 replicas.push(b);
             }
             added.push(replicas);
         }
         partitions.extend(added.iter().cloned());
-        out.push(NewPartitions { topic: topic.clone(), from, to: count, replicas: added });
+        out.push(NewPartitions {
+            topic: topic.clone(),
+            from,
+            to: count,
+            replicas: added,
+        });
     }
     out
 }
@@ -383,7 +435,11 @@ fn spread_replicas(target: &mut Assignment, loads: &mut Loads) {
             .iter()
             .max_by_key(|(&b, &n)| (n, std::cmp::Reverse(b)))
             .expect("brokers");
-        let (&min_b, &min_n) = loads.replicas.iter().min_by_key(|(&b, &n)| (n, b)).expect("brokers");
+        let (&min_b, &min_n) = loads
+            .replicas
+            .iter()
+            .min_by_key(|(&b, &n)| (n, b))
+            .expect("brokers");
         if max_n <= min_n + 1 {
             return;
         }
@@ -393,7 +449,9 @@ fn spread_replicas(target: &mut Assignment, loads: &mut Loads) {
         let mut best: Option<((bool, bool), String, usize, usize)> = None;
         for (topic, partitions) in target.iter() {
             for (p, replicas) in partitions.iter().enumerate() {
-                let Some(pos) = replicas.iter().position(|&b| b == max_b) else { continue };
+                let Some(pos) = replicas.iter().position(|&b| b == max_b) else {
+                    continue;
+                };
                 if replicas.contains(&min_b) {
                     continue;
                 }
@@ -404,7 +462,9 @@ fn spread_replicas(target: &mut Assignment, loads: &mut Loads) {
                 }
             }
         }
-        let Some((_, topic, p, pos)) = best else { return };
+        let Some((_, topic, p, pos)) = best else {
+            return;
+        };
         target.get_mut(&topic).expect("topic")[p][pos] = min_b;
         loads.remove(max_b, pos == 0);
         loads.add(min_b, pos == 0);
@@ -418,15 +478,20 @@ fn spread_replicas(target: &mut Assignment, loads: &mut Loads) {
 fn spread_leaders(target: &mut Assignment, brokers: &[BrokerId]) {
     let partitions: usize = target.values().map(Vec::len).sum();
     for _ in 0..=partitions * brokers.len() {
-        let leaders: BTreeMap<BrokerId, usize> =
-            load(target, brokers).into_iter().map(|l| (l.broker, l.leaders)).collect();
+        let leaders: BTreeMap<BrokerId, usize> = load(target, brokers)
+            .into_iter()
+            .map(|l| (l.broker, l.leaders))
+            .collect();
         let max_n = leaders.values().copied().max().unwrap_or(0);
         let mut improved = false;
         for (&start, _) in leaders.iter().filter(|(_, &n)| n == max_n) {
             if let Some(path) = leader_path(target, &leaders, start) {
                 for (topic, p, to) in path {
                     let replicas = &mut target.get_mut(&topic).expect("topic")[p];
-                    let pos = replicas.iter().position(|&b| b == to).expect("replica on path");
+                    let pos = replicas
+                        .iter()
+                        .position(|&b| b == to)
+                        .expect("replica on path");
                     replicas.swap(0, pos);
                 }
                 improved = true;
@@ -502,9 +567,41 @@ fn diff(current: &Assignment, target: &Assignment) -> Vec<Move> {
     moves
 }
 
+/// Partition counts wanted from the flags: `exact` for the named topics, or at least
+/// `per_broker * brokers` for the named topics (all but Kafka's internal `__` topics when none
+/// are named). `exact` may be below today's count; [`plan`] refuses that.
+pub fn partition_targets(
+    current: &Assignment,
+    brokers: usize,
+    per_broker: Option<u32>,
+    exact: Option<u32>,
+    topics: &[String],
+) -> BTreeMap<String, usize> {
+    if let Some(n) = exact {
+        return topics.iter().map(|t| (t.clone(), n as usize)).collect();
+    }
+    let Some(k) = per_broker else {
+        return BTreeMap::new();
+    };
+    let wanted = k as usize * brokers;
+    let chosen: Vec<&String> = if topics.is_empty() {
+        current.keys().filter(|t| !t.starts_with("__")).collect()
+    } else {
+        topics.iter().collect()
+    };
+    chosen
+        .into_iter()
+        .filter(|t| current.get(*t).is_none_or(|ps| ps.len() < wanted))
+        .map(|t| (t.clone(), wanted))
+        .collect()
+}
+
 /// Maps broker ids to StatefulSet ordinals: from advertised hosts named
 /// `<statefulset>-<ordinal>.…` when every broker has one, else by id order.
-pub fn broker_ordinals(statefulset: &str, brokers: &[(BrokerId, String)]) -> BTreeMap<BrokerId, usize> {
+pub fn broker_ordinals(
+    statefulset: &str,
+    brokers: &[(BrokerId, String)],
+) -> BTreeMap<BrokerId, usize> {
     let prefix = format!("{statefulset}-");
     let parsed: Option<BTreeMap<BrokerId, usize>> = brokers
         .iter()
@@ -526,7 +623,11 @@ pub fn broker_ordinals(statefulset: &str, brokers: &[(BrokerId, String)]) -> BTr
 /// Broker ids the StatefulSet will have at `replicas`, predicted from today's id/ordinal
 /// pairs: ordinals keep a constant offset from ids (node.id = offset + ordinal).
 pub fn predict_broker_ids(ordinals: &BTreeMap<BrokerId, usize>, replicas: usize) -> Vec<BrokerId> {
-    let offset = ordinals.iter().map(|(&id, &o)| id - o as BrokerId).min().unwrap_or(0);
+    let offset = ordinals
+        .iter()
+        .map(|(&id, &o)| id - o as BrokerId)
+        .min()
+        .unwrap_or(0);
     (0..replicas).map(|o| offset + o as BrokerId).collect()
 }
 
@@ -566,9 +667,20 @@ mod tests {
             let rf = replication_factor(&plan.current[topic]);
             for (p, replicas) in partitions.iter().enumerate() {
                 let unique: BTreeSet<_> = replicas.iter().collect();
-                assert_eq!(unique.len(), replicas.len(), "{topic}/{p} has a broker twice: {replicas:?}");
-                assert_eq!(replicas.len(), rf, "{topic}/{p} lost its replication factor");
-                assert!(replicas.iter().all(|b| brokers.contains(b)), "{topic}/{p} on a broker outside {brokers:?}");
+                assert_eq!(
+                    unique.len(),
+                    replicas.len(),
+                    "{topic}/{p} has a broker twice: {replicas:?}"
+                );
+                assert_eq!(
+                    replicas.len(),
+                    rf,
+                    "{topic}/{p} lost its replication factor"
+                );
+                assert!(
+                    replicas.iter().all(|b| brokers.contains(b)),
+                    "{topic}/{p} on a broker outside {brokers:?}"
+                );
             }
         }
     }
@@ -576,7 +688,10 @@ mod tests {
     /// The fewest replica copies that reach a balanced count: the most loaded brokers keep the
     /// `ceil` slots, everybody else must come down to `floor`.
     fn minimum_copies(assignment: &Assignment, brokers: &[BrokerId]) -> usize {
-        let mut loads: Vec<usize> = load(assignment, brokers).iter().map(|l| l.replicas).collect();
+        let mut loads: Vec<usize> = load(assignment, brokers)
+            .iter()
+            .map(|l| l.replicas)
+            .collect();
         let total: usize = assignment.values().flatten().map(Vec::len).sum();
         let off: usize = total - loads.iter().sum::<usize>(); // replicas on leaving brokers
         loads.sort_unstable_by(|a, b| b.cmp(a));
@@ -591,15 +706,33 @@ mod tests {
     #[test]
     fn balanced_assignment_yields_no_moves() {
         let current = round_robin("t", 6, 3, 3);
-        let plan = plan(&PlanRequest { current, brokers: brokers(0..3), rebalance: true, ..Default::default() }).unwrap();
+        let plan = plan(&PlanRequest {
+            current,
+            brokers: brokers(0..3),
+            rebalance: true,
+            ..Default::default()
+        })
+        .unwrap();
         assert!(plan.is_empty(), "{plan:?}");
     }
 
     #[test]
     fn plans_are_idempotent() {
         let current = round_robin("t", 12, 3, 3);
-        let first = plan(&PlanRequest { current, brokers: brokers(0..5), rebalance: true, ..Default::default() }).unwrap();
-        let again = plan(&PlanRequest { current: first.target.clone(), brokers: brokers(0..5), rebalance: true, ..Default::default() }).unwrap();
+        let first = plan(&PlanRequest {
+            current,
+            brokers: brokers(0..5),
+            rebalance: true,
+            ..Default::default()
+        })
+        .unwrap();
+        let again = plan(&PlanRequest {
+            current: first.target.clone(),
+            brokers: brokers(0..5),
+            rebalance: true,
+            ..Default::default()
+        })
+        .unwrap();
         assert!(again.is_empty(), "{again:?}");
     }
 
@@ -607,10 +740,24 @@ mod tests {
     fn scale_up_spreads_replicas_and_leaders_with_minimal_moves() {
         let current = round_robin("t", 12, 3, 3); // 36 replicas on 3 brokers
         let ids: Vec<_> = (0..6).collect();
-        let plan = plan(&PlanRequest { current: current.clone(), brokers: brokers(0..6), rebalance: true, ..Default::default() }).unwrap();
+        let plan = plan(&PlanRequest {
+            current: current.clone(),
+            brokers: brokers(0..6),
+            rebalance: true,
+            ..Default::default()
+        })
+        .unwrap();
         assert_valid(&plan, &ids);
-        assert!(plan.load_after.iter().all(|l| l.replicas == 6), "{:?}", plan.load_after);
-        assert!(plan.load_after.iter().all(|l| l.leaders == 2), "{:?}", plan.load_after);
+        assert!(
+            plan.load_after.iter().all(|l| l.replicas == 6),
+            "{:?}",
+            plan.load_after
+        );
+        assert!(
+            plan.load_after.iter().all(|l| l.leaders == 2),
+            "{:?}",
+            plan.load_after
+        );
         assert_eq!(plan.replica_moves(), 18); // half the replicas go to the 3 new brokers
         assert_eq!(plan.replica_moves(), minimum_copies(&current, &ids));
     }
@@ -618,7 +765,13 @@ mod tests {
     #[test]
     fn without_rebalance_nothing_moves() {
         let current = round_robin("t", 12, 3, 3);
-        let plan = plan(&PlanRequest { current, brokers: brokers(0..6), rebalance: false, ..Default::default() }).unwrap();
+        let plan = plan(&PlanRequest {
+            current,
+            brokers: brokers(0..6),
+            rebalance: false,
+            ..Default::default()
+        })
+        .unwrap();
         assert!(plan.is_empty());
     }
 
@@ -634,9 +787,17 @@ mod tests {
         .unwrap();
         assert!(plan.moves.is_empty());
         assert_eq!(plan.new_partitions.len(), 1);
-        let placed: BTreeSet<_> = plan.new_partitions[0].replicas.iter().flatten().copied().collect();
+        let placed: BTreeSet<_> = plan.new_partitions[0]
+            .replicas
+            .iter()
+            .flatten()
+            .copied()
+            .collect();
         assert_eq!(placed, BTreeSet::from([3, 4, 5]));
-        assert_eq!((plan.new_partitions[0].from, plan.new_partitions[0].to), (3, 6));
+        assert_eq!(
+            (plan.new_partitions[0].from, plan.new_partitions[0].to),
+            (3, 6)
+        );
     }
 
     #[test]
@@ -652,8 +813,16 @@ mod tests {
         .unwrap();
         assert_valid(&plan, &ids);
         assert_eq!(plan.replica_moves(), 0, "{:?}", plan.moves);
-        assert!(plan.load_after.iter().all(|l| l.replicas == 4), "{:?}", plan.load_after);
-        assert!(spread(&plan.load_after, |l| l.leaders) <= 1, "{:?}", plan.load_after);
+        assert!(
+            plan.load_after.iter().all(|l| l.replicas == 4),
+            "{:?}",
+            plan.load_after
+        );
+        assert!(
+            spread(&plan.load_after, |l| l.leaders) <= 1,
+            "{:?}",
+            plan.load_after
+        );
     }
 
     #[test]
@@ -665,7 +834,14 @@ mod tests {
             rebalance: true,
         })
         .unwrap_err();
-        assert_eq!(err, PlanError::Shrink { topic: "t".into(), current: 6, requested: 3 });
+        assert_eq!(
+            err,
+            PlanError::Shrink {
+                topic: "t".into(),
+                current: 6,
+                requested: 3
+            }
+        );
         assert!(err.to_string().contains("cannot shrink"));
     }
 
@@ -683,26 +859,74 @@ mod tests {
 
     #[test]
     fn replication_factor_above_broker_count_is_an_error() {
-        let err = plan(&PlanRequest { current: round_robin("t", 3, 3, 3), brokers: brokers(0..2), rebalance: true, ..Default::default() }).unwrap_err();
-        assert!(matches!(err, PlanError::ReplicationFactor { replication_factor: 3, brokers: 2, .. }), "{err}");
+        let err = plan(&PlanRequest {
+            current: round_robin("t", 3, 3, 3),
+            brokers: brokers(0..2),
+            rebalance: true,
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                PlanError::ReplicationFactor {
+                    replication_factor: 3,
+                    brokers: 2,
+                    ..
+                }
+            ),
+            "{err}"
+        );
         assert!(plan(&PlanRequest::default()).unwrap_err() == PlanError::NoBrokers);
     }
 
     #[test]
     fn scale_down_drains_exactly_the_leaving_brokers() {
         // 5 brokers, balanced; brokers 3 and 4 leave.
-        let first = plan(&PlanRequest { current: round_robin("t", 10, 2, 5), brokers: brokers(0..5), rebalance: true, ..Default::default() }).unwrap();
+        let first = plan(&PlanRequest {
+            current: round_robin("t", 10, 2, 5),
+            brokers: brokers(0..5),
+            rebalance: true,
+            ..Default::default()
+        })
+        .unwrap();
         let current = first.target;
-        let on_leaving = current.values().flatten().flatten().filter(|&&b| b >= 3).count();
+        let on_leaving = current
+            .values()
+            .flatten()
+            .flatten()
+            .filter(|&&b| b >= 3)
+            .count();
         let ids: Vec<_> = (0..3).collect();
-        let plan = plan(&PlanRequest { current: current.clone(), brokers: brokers(0..3), rebalance: true, ..Default::default() }).unwrap();
+        let plan = plan(&PlanRequest {
+            current: current.clone(),
+            brokers: brokers(0..3),
+            rebalance: true,
+            ..Default::default()
+        })
+        .unwrap();
         assert_valid(&plan, &ids);
-        assert_eq!(plan.replica_moves(), on_leaving, "only replicas of leaving brokers move: {:?}", plan.moves);
-        assert!(plan.data_moves().all(|m| m.removed.iter().all(|&b| b >= 3)), "{:?}", plan.moves);
+        assert_eq!(
+            plan.replica_moves(),
+            on_leaving,
+            "only replicas of leaving brokers move: {:?}",
+            plan.moves
+        );
+        assert!(
+            plan.data_moves().all(|m| m.removed.iter().all(|&b| b >= 3)),
+            "{:?}",
+            plan.moves
+        );
         assert!(spread(&plan.load_after, |l| l.replicas) <= 1);
         assert!(spread(&plan.load_after, |l| l.leaders) <= 1);
         // Draining is not optional: it happens without --rebalance too.
-        let norebalance = super::plan(&PlanRequest { current, brokers: brokers(0..3), rebalance: false, ..Default::default() }).unwrap();
+        let norebalance = super::plan(&PlanRequest {
+            current,
+            brokers: brokers(0..3),
+            rebalance: false,
+            ..Default::default()
+        })
+        .unwrap();
         assert_eq!(norebalance.replica_moves(), on_leaving);
         assert_valid(&norebalance, &ids);
     }
@@ -711,22 +935,48 @@ mod tests {
     fn leaders_spread_by_reordering_without_copies() {
         // Every partition led by broker 0: replicas balanced, leaders not.
         let current = assignment(&[("t", &[&[0, 1], &[0, 2], &[0, 1], &[0, 2], &[1, 2], &[2, 1]])]);
-        let plan = plan(&PlanRequest { current, brokers: brokers(0..3), rebalance: true, ..Default::default() }).unwrap();
+        let plan = plan(&PlanRequest {
+            current,
+            brokers: brokers(0..3),
+            rebalance: true,
+            ..Default::default()
+        })
+        .unwrap();
         assert_eq!(plan.replica_moves(), 0);
         assert!(plan.moves.iter().all(Move::is_leader_only));
         assert!(plan.leader_changes() > 0);
-        assert!(plan.load_after.iter().all(|l| l.leaders == 2), "{:?}", plan.load_after);
+        assert!(
+            plan.load_after.iter().all(|l| l.leaders == 2),
+            "{:?}",
+            plan.load_after
+        );
     }
 
     #[test]
     fn racks_of_one_work_and_distinct_racks_are_preferred() {
-        let one_rack: Vec<Broker> = (0..4).map(|id| Broker { id, rack: Some("a".into()) }).collect();
-        let plan1 = plan(&PlanRequest { current: round_robin("t", 8, 2, 2), brokers: one_rack, rebalance: true, ..Default::default() }).unwrap();
+        let one_rack: Vec<Broker> = (0..4)
+            .map(|id| Broker {
+                id,
+                rack: Some("a".into()),
+            })
+            .collect();
+        let plan1 = plan(&PlanRequest {
+            current: round_robin("t", 8, 2, 2),
+            brokers: one_rack,
+            rebalance: true,
+            ..Default::default()
+        })
+        .unwrap();
         assert_valid(&plan1, &[0, 1, 2, 3]);
         assert!(plan1.load_after.iter().all(|l| l.replicas == 4));
 
         // Brokers 0,2 in rack a; 1,3 in rack b. New partitions mix racks.
-        let racks: Vec<Broker> = (0..4).map(|id| Broker { id, rack: Some(if id % 2 == 0 { "a" } else { "b" }.into()) }).collect();
+        let racks: Vec<Broker> = (0..4)
+            .map(|id| Broker {
+                id,
+                rack: Some(if id % 2 == 0 { "a" } else { "b" }.into()),
+            })
+            .collect();
         let plan2 = plan(&PlanRequest {
             current: assignment(&[("t", &[&[0, 1]])]),
             brokers: racks,
@@ -754,7 +1004,9 @@ mod tests {
                         // random distinct replicas, skewed towards low ids
                         let mut r = Vec::new();
                         while r.len() < rf as usize {
-                            let i = rng.random_range(0..ids.len()).min(rng.random_range(0..ids.len()));
+                            let i = rng
+                                .random_range(0..ids.len())
+                                .min(rng.random_range(0..ids.len()));
                             r.push(ids.remove(i));
                         }
                         r
@@ -763,15 +1015,33 @@ mod tests {
                 current.insert(format!("topic-{t}"), parts);
             }
             let ids: Vec<BrokerId> = (0..after).collect();
-            let p = plan(&PlanRequest { current: current.clone(), brokers: brokers(0..after), rebalance: true, ..Default::default() })
-                .unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+            let p = plan(&PlanRequest {
+                current: current.clone(),
+                brokers: brokers(0..after),
+                rebalance: true,
+                ..Default::default()
+            })
+            .unwrap_or_else(|e| panic!("seed {seed}: {e}"));
             assert_valid(&p, &ids);
-            assert!(spread(&p.load_after, |l| l.replicas) <= 1, "seed {seed}: {:?}", p.load_after);
-            assert!(spread(&p.load_after, |l| l.leaders) <= 1, "seed {seed}: leaders {:?}", p.load_after);
+            assert!(
+                spread(&p.load_after, |l| l.replicas) <= 1,
+                "seed {seed}: {:?}",
+                p.load_after
+            );
+            assert!(
+                spread(&p.load_after, |l| l.leaders) <= 1,
+                "seed {seed}: leaders {:?}",
+                p.load_after
+            );
             // Scaling up is exactly minimal. When brokers leave, the constraint that a
             // partition cannot hold a broker twice can make the counting bound unreachable;
             // each drained replica then costs at most one extra move.
-            let drained = current.values().flatten().flatten().filter(|&&b| b >= after).count();
+            let drained = current
+                .values()
+                .flatten()
+                .flatten()
+                .filter(|&&b| b >= after)
+                .count();
             let minimum = minimum_copies(&current, &ids);
             assert!(
                 (minimum..=minimum + drained).contains(&p.replica_moves()),
@@ -779,23 +1049,67 @@ mod tests {
                 p.replica_moves()
             );
             if after >= before {
-                assert_eq!(p.replica_moves(), minimum, "seed {seed}: scale-up not minimal");
+                assert_eq!(
+                    p.replica_moves(),
+                    minimum,
+                    "seed {seed}: scale-up not minimal"
+                );
             }
-            let again = plan(&PlanRequest { current: p.target.clone(), brokers: brokers(0..after), rebalance: true, ..Default::default() }).unwrap();
-            assert!(again.is_empty(), "seed {seed}: not idempotent {:?}", again.moves);
+            let again = plan(&PlanRequest {
+                current: p.target.clone(),
+                brokers: brokers(0..after),
+                rebalance: true,
+                ..Default::default()
+            })
+            .unwrap();
+            assert!(
+                again.is_empty(),
+                "seed {seed}: not idempotent {:?}",
+                again.moves
+            );
         }
+    }
+
+    #[test]
+    fn partition_targets_follow_the_flags() {
+        let mut current = round_robin("a", 4, 1, 2);
+        current.extend(round_robin("b", 12, 1, 2));
+        current.extend(round_robin("__consumer_offsets", 1, 1, 2));
+        // 2 per broker on 4 brokers: a grows to 8, b already has more, internal topics stay.
+        assert_eq!(
+            partition_targets(&current, 4, Some(2), None, &[]),
+            BTreeMap::from([("a".to_string(), 8)])
+        );
+        assert_eq!(
+            partition_targets(&current, 8, Some(2), None, &["b".into()]),
+            BTreeMap::from([("b".to_string(), 16)])
+        );
+        assert_eq!(
+            partition_targets(&current, 4, None, Some(3), &["a".into()]),
+            BTreeMap::from([("a".to_string(), 3)])
+        );
+        assert!(partition_targets(&current, 4, None, None, &[]).is_empty());
     }
 
     #[test]
     fn ordinals_come_from_advertised_hosts_or_id_order() {
         let hosts = vec![
-            (101, "kapture-kafka-broker-1.kapture-kafka-broker.ns.svc".to_string()),
-            (100, "kapture-kafka-broker-0.kapture-kafka-broker.ns.svc".to_string()),
+            (
+                101,
+                "kapture-kafka-broker-1.kapture-kafka-broker.ns.svc".to_string(),
+            ),
+            (
+                100,
+                "kapture-kafka-broker-0.kapture-kafka-broker.ns.svc".to_string(),
+            ),
         ];
         let map = broker_ordinals("kapture-kafka-broker", &hosts);
         assert_eq!(map, BTreeMap::from([(100, 0), (101, 1)]));
         assert_eq!(predict_broker_ids(&map, 4), vec![100, 101, 102, 103]);
         let plain = vec![(7, "127.0.0.1".to_string()), (3, "127.0.0.1".to_string())];
-        assert_eq!(broker_ordinals("kapture-kafka-broker", &plain), BTreeMap::from([(3, 0), (7, 1)]));
+        assert_eq!(
+            broker_ordinals("kapture-kafka-broker", &plain),
+            BTreeMap::from([(3, 0), (7, 1)])
+        );
     }
 }

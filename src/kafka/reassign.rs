@@ -3,14 +3,14 @@
 //! librdkafka has no API for these, so requests are framed and encoded here with the
 //! `kafka-protocol` types and sent over a plain TCP connection.
 //!
-//! Framing: every request is `i32 size` + request header + body; every response is `i32 size`
-//! + response header + body. Header versions follow from the API version (flexible versions
-//! use header v2 / v1 with tagged fields); `kafka-protocol` knows which.
+//! Framing: every request is a 32-bit size, the request header and the body; every response
+//! a 32-bit size, the response header and the body. Header versions follow from the API
+//! version (flexible versions use headers with tagged fields); `kafka-protocol` knows which.
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
-use bytes::{Buf, BufMut, Bytes, BytesMut};
+use bytes::{BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::alter_partition_reassignments_request::{
     ReassignablePartition, ReassignableTopic,
 };
@@ -74,7 +74,11 @@ pub fn alter_request(moves: &[Move], timeout: Duration) -> AlterPartitionReassig
         .with_topics(
             topics
                 .into_iter()
-                .map(|(t, ps)| ReassignableTopic::default().with_name(topic_name(t)).with_partitions(ps))
+                .map(|(t, ps)| {
+                    ReassignableTopic::default()
+                        .with_name(topic_name(t))
+                        .with_partitions(ps)
+                })
                 .collect(),
         )
 }
@@ -83,7 +87,10 @@ pub fn alter_request(moves: &[Move], timeout: Duration) -> AlterPartitionReassig
 pub fn check_alter_response(response: &AlterPartitionReassignmentsResponse) -> Result<()> {
     let mut errors = Vec::new();
     if response.error_code != 0 {
-        errors.push(describe_error(response.error_code, response.error_message.as_ref()));
+        errors.push(describe_error(
+            response.error_code,
+            response.error_message.as_ref(),
+        ));
     }
     for topic in &response.responses {
         for p in &topic.partitions {
@@ -115,7 +122,11 @@ pub fn ongoing(response: &ListPartitionReassignmentsResponse) -> Result<BTreeSet
     Ok(response
         .topics
         .iter()
-        .flat_map(|t| t.partitions.iter().map(move |p| (t.name.0.to_string(), p.partition_index)))
+        .flat_map(|t| {
+            t.partitions
+                .iter()
+                .map(move |p| (t.name.0.to_string(), p.partition_index))
+        })
         .collect())
 }
 
@@ -139,17 +150,33 @@ pub fn throttle_configs(moves: &[Move], bytes_per_second: u64) -> IncrementalAlt
     )];
     for (topic, l) in &leaders {
         let (l, f) = (l.join(","), followers[topic].join(","));
-        resources.push(resource(RESOURCE_TOPIC, topic, &[(REPLICAS_LEADER, Some(&l)), (REPLICAS_FOLLOWER, Some(&f))]));
+        resources.push(resource(
+            RESOURCE_TOPIC,
+            topic,
+            &[(REPLICAS_LEADER, Some(&l)), (REPLICAS_FOLLOWER, Some(&f))],
+        ));
     }
     IncrementalAlterConfigsRequest::default().with_resources(resources)
 }
 
 /// Removes what [`throttle_configs`] set.
 pub fn unthrottle_configs(moves: &[Move]) -> IncrementalAlterConfigsRequest {
-    let topics: BTreeSet<&str> = moves.iter().filter(|m| !m.is_leader_only()).map(|m| m.topic.as_str()).collect();
-    let mut resources = vec![resource(RESOURCE_BROKER, "", &[(RATE_LEADER, None), (RATE_FOLLOWER, None)])];
+    let topics: BTreeSet<&str> = moves
+        .iter()
+        .filter(|m| !m.is_leader_only())
+        .map(|m| m.topic.as_str())
+        .collect();
+    let mut resources = vec![resource(
+        RESOURCE_BROKER,
+        "",
+        &[(RATE_LEADER, None), (RATE_FOLLOWER, None)],
+    )];
     for topic in topics {
-        resources.push(resource(RESOURCE_TOPIC, topic, &[(REPLICAS_LEADER, None), (REPLICAS_FOLLOWER, None)]));
+        resources.push(resource(
+            RESOURCE_TOPIC,
+            topic,
+            &[(REPLICAS_LEADER, None), (REPLICAS_FOLLOWER, None)],
+        ));
     }
     IncrementalAlterConfigsRequest::default().with_resources(resources)
 }
@@ -186,7 +213,13 @@ fn check_configs_response(response: &IncrementalAlterConfigsResponse) -> Result<
         .responses
         .iter()
         .filter(|r| r.error_code != 0)
-        .map(|r| format!("{}: {}", r.resource_name.as_str(), describe_error(r.error_code, r.error_message.as_ref())))
+        .map(|r| {
+            format!(
+                "{}: {}",
+                r.resource_name.as_str(),
+                describe_error(r.error_code, r.error_message.as_ref())
+            )
+        })
         .collect();
     if errors.is_empty() {
         Ok(())
@@ -234,20 +267,36 @@ impl Connection {
             .await
             .map_err(|_| anyhow!("connecting to {address} timed out"))?
             .with_context(|| format!("cannot connect to the broker at {address}"))?;
-        let mut conn = Connection { address: address.to_string(), stream, correlation_id: 0, versions: BTreeMap::new() };
+        let mut conn = Connection {
+            address: address.to_string(),
+            stream,
+            correlation_id: 0,
+            versions: BTreeMap::new(),
+        };
         // Version 0 is understood by every broker (and never removed), whatever it runs.
         let response = conn.send(&ApiVersionsRequest::default(), 0).await?;
         if response.error_code != 0 {
-            bail!("ApiVersions failed at {address}: {}", describe_error(response.error_code, None));
+            bail!(
+                "ApiVersions failed at {address}: {}",
+                describe_error(response.error_code, None)
+            );
         }
-        conn.versions = response.api_keys.iter().map(|k| (k.api_key, (k.min_version, k.max_version))).collect();
+        conn.versions = response
+            .api_keys
+            .iter()
+            .map(|k| (k.api_key, (k.min_version, k.max_version)))
+            .collect();
         Ok(conn)
     }
 
     /// The version to use for `R`, or an error saying the broker lacks the API.
     fn version<R: Request>(&self, what: &str) -> Result<i16> {
         common_version::<R>(&self.versions, R::KEY).ok_or_else(|| {
-            anyhow!("the broker at {} does not support {what} (API key {})", self.address, R::KEY)
+            anyhow!(
+                "the broker at {} does not support {what} (API key {})",
+                self.address,
+                R::KEY
+            )
         })
     }
 
@@ -257,14 +306,22 @@ impl Connection {
         let exchange = async {
             self.stream.write_all(&frame).await?;
             let size = self.stream.read_i32().await?;
-            let size = usize::try_from(size).ok().filter(|&s| s <= MAX_FRAME).ok_or_else(|| {
-                std::io::Error::new(std::io::ErrorKind::InvalidData, format!("bad response size {size}"))
-            })?;
+            let size = usize::try_from(size)
+                .ok()
+                .filter(|&s| s <= MAX_FRAME)
+                .ok_or_else(|| {
+                    std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        format!("bad response size {size}"),
+                    )
+                })?;
             let mut payload = vec![0u8; size];
             self.stream.read_exact(&mut payload).await?;
             Ok::<_, std::io::Error>(Bytes::from(payload))
         };
-        let api = ApiKey::try_from(R::KEY).map(|k| format!("{k:?}")).unwrap_or_else(|_| R::KEY.to_string());
+        let api = ApiKey::try_from(R::KEY)
+            .map(|k| format!("{k:?}"))
+            .unwrap_or_else(|_| R::KEY.to_string());
         let payload = tokio::time::timeout(IO_TIMEOUT, exchange)
             .await
             .map_err(|_| anyhow!("{api} request to {} timed out", self.address))?
@@ -272,7 +329,11 @@ impl Connection {
         let (correlation_id, response) = decode_response::<R>(payload, version)
             .with_context(|| format!("cannot decode the {api} response of {}", self.address))?;
         if correlation_id != self.correlation_id {
-            bail!("{api} response of {} answers request {correlation_id}, not {}", self.address, self.correlation_id);
+            bail!(
+                "{api} response of {} answers request {correlation_id}, not {}",
+                self.address,
+                self.correlation_id
+            );
         }
         Ok(response)
     }
@@ -289,7 +350,12 @@ impl Reassigner {
     /// controller when the cluster names a broker as one.
     pub async fn connect(bootstrap: &str) -> Result<Self> {
         let conn = Connection::open(bootstrap).await?;
-        if common_version::<AlterPartitionReassignmentsRequest>(&conn.versions, ApiKey::AlterPartitionReassignments as i16).is_none() {
+        if common_version::<AlterPartitionReassignmentsRequest>(
+            &conn.versions,
+            ApiKey::AlterPartitionReassignments as i16,
+        )
+        .is_none()
+        {
             bail!(
                 "the broker at {bootstrap} does not support partition reassignment (API key {}); \
                  use --no-rebalance to scale without moving replicas",
@@ -311,7 +377,11 @@ impl Reassigner {
     async fn controller_address(&mut self) -> Result<Option<String>> {
         let version = self.conn.version::<MetadataRequest>("metadata")?;
         // Version 0 reads an empty topic list as "all topics"; later versions as "none".
-        let request = MetadataRequest::default().with_topics(if version == 0 { None } else { Some(Vec::new()) });
+        let request = MetadataRequest::default().with_topics(if version == 0 {
+            None
+        } else {
+            Some(Vec::new())
+        });
         let response = self.conn.send(&request, version).await?;
         Ok(response
             .brokers
@@ -321,56 +391,65 @@ impl Reassigner {
     }
 
     pub async fn throttle(&mut self, moves: &[Move], bytes_per_second: u64) -> Result<()> {
-        let version = self.conn.version::<IncrementalAlterConfigsRequest>("incremental config changes")?;
-        let response = self.conn.send(&throttle_configs(moves, bytes_per_second), version).await?;
+        let version = self
+            .conn
+            .version::<IncrementalAlterConfigsRequest>("incremental config changes")?;
+        let response = self
+            .conn
+            .send(&throttle_configs(moves, bytes_per_second), version)
+            .await?;
         check_configs_response(&response)
     }
 
     pub async fn unthrottle(&mut self, moves: &[Move]) -> Result<()> {
-        let version = self.conn.version::<IncrementalAlterConfigsRequest>("incremental config changes")?;
+        let version = self
+            .conn
+            .version::<IncrementalAlterConfigsRequest>("incremental config changes")?;
         let response = self.conn.send(&unthrottle_configs(moves), version).await?;
         check_configs_response(&response)
     }
 
     pub async fn start(&mut self, moves: &[Move]) -> Result<()> {
-        let version = self.conn.version::<AlterPartitionReassignmentsRequest>("partition reassignment")?;
-        let response = self.conn.send(&alter_request(moves, IO_TIMEOUT), version).await?;
+        let version = self
+            .conn
+            .version::<AlterPartitionReassignmentsRequest>("partition reassignment")?;
+        let response = self
+            .conn
+            .send(&alter_request(moves, IO_TIMEOUT), version)
+            .await?;
         check_alter_response(&response)
     }
 
     /// Which of `moves` are still in progress.
     pub async fn in_progress(&mut self, moves: &[Move]) -> Result<BTreeSet<(String, i32)>> {
-        let version = self.conn.version::<ListPartitionReassignmentsRequest>("listing partition reassignments")?;
+        let version = self
+            .conn
+            .version::<ListPartitionReassignmentsRequest>("listing partition reassignments")?;
         let mut topics: BTreeMap<&str, Vec<i32>> = BTreeMap::new();
         for m in moves {
             topics.entry(&m.topic).or_default().push(m.partition);
         }
-        let request = ListPartitionReassignmentsRequest::default().with_timeout_ms(millis(IO_TIMEOUT)).with_topics(Some(
-            topics
-                .into_iter()
-                .map(|(t, ps)| ListPartitionReassignmentsTopics::default().with_name(topic_name(t)).with_partition_indexes(ps))
-                .collect(),
-        ));
+        let request = ListPartitionReassignmentsRequest::default()
+            .with_timeout_ms(millis(IO_TIMEOUT))
+            .with_topics(Some(
+                topics
+                    .into_iter()
+                    .map(|(t, ps)| {
+                        ListPartitionReassignmentsTopics::default()
+                            .with_name(topic_name(t))
+                            .with_partition_indexes(ps)
+                    })
+                    .collect(),
+            ));
         let response = self.conn.send(&request, version).await?;
         ongoing(&response)
     }
 }
 
-/// Reads a size-prefixed frame from a buffer (tests and diagnostics).
-pub fn split_frame(mut frame: Bytes) -> Result<Bytes> {
-    if frame.len() < 4 {
-        bail!("frame shorter than its size prefix");
-    }
-    let size = usize::try_from(frame.get_i32()).context("negative frame size")?;
-    if frame.len() != size {
-        bail!("frame says {size} bytes, has {}", frame.len());
-    }
-    Ok(frame)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bytes::Buf;
     use kafka_protocol::messages::alter_partition_reassignments_response::{
         ReassignablePartitionResponse, ReassignableTopicResponse,
     };
@@ -378,6 +457,18 @@ mod tests {
         OngoingPartitionReassignment, OngoingTopicReassignment,
     };
     use kafka_protocol::protocol::decode_request_header_from_buffer;
+
+    /// The payload of a size-prefixed frame, checking the size.
+    fn split_frame(mut frame: Bytes) -> Result<Bytes> {
+        if frame.len() < 4 {
+            bail!("frame shorter than its size prefix");
+        }
+        let size = usize::try_from(frame.get_i32()).context("negative frame size")?;
+        if frame.len() != size {
+            bail!("frame says {size} bytes, has {}", frame.len());
+        }
+        Ok(frame)
+    }
 
     fn mv(topic: &str, partition: i32, from: &[i32], to: &[i32]) -> Move {
         Move {
@@ -391,7 +482,11 @@ mod tests {
     }
 
     /// Frame a response as a broker would: size, response header, body.
-    fn response_frame<R: Request>(response: &R::Response, version: i16, correlation_id: i32) -> Bytes {
+    fn response_frame<R: Request>(
+        response: &R::Response,
+        version: i16,
+        correlation_id: i32,
+    ) -> Bytes {
         let mut body = BytesMut::new();
         ResponseHeader::default()
             .with_correlation_id(correlation_id)
@@ -406,73 +501,125 @@ mod tests {
 
     #[test]
     fn alter_request_round_trips_at_every_version() {
-        let moves = vec![mv("orders", 0, &[1, 2], &[1, 3]), mv("orders", 4, &[2, 1], &[3, 2]), mv("audit", 1, &[0], &[4])];
+        let moves = vec![
+            mv("orders", 0, &[1, 2], &[1, 3]),
+            mv("orders", 4, &[2, 1], &[3, 2]),
+            mv("audit", 1, &[0], &[4]),
+        ];
         let request = alter_request(&moves, Duration::from_secs(30));
         assert_eq!(request.topics.len(), 2);
-        for version in AlterPartitionReassignmentsRequest::VERSIONS.min..=AlterPartitionReassignmentsRequest::VERSIONS.max {
+        for version in AlterPartitionReassignmentsRequest::VERSIONS.min
+            ..=AlterPartitionReassignmentsRequest::VERSIONS.max
+        {
             let frame = encode_request(&request, version, 42).unwrap();
             let mut payload = split_frame(frame).unwrap();
             let header = decode_request_header_from_buffer(&mut payload).unwrap();
             assert_eq!(header.request_api_key, 45);
             assert_eq!(header.request_api_version, version);
             assert_eq!(header.correlation_id, 42);
-            assert_eq!(header.client_id.as_ref().map(|c| c.as_str()), Some(CLIENT_ID));
-            let decoded = AlterPartitionReassignmentsRequest::decode(&mut payload, version).unwrap();
+            assert_eq!(
+                header.client_id.as_ref().map(|c| c.as_str()),
+                Some(CLIENT_ID)
+            );
+            let decoded =
+                AlterPartitionReassignmentsRequest::decode(&mut payload, version).unwrap();
             assert_eq!(decoded, request, "version {version}");
             assert!(payload.is_empty());
         }
-        let orders = request.topics.iter().find(|t| t.name.0.as_str() == "orders").unwrap();
-        assert_eq!(orders.partitions[1].replicas, Some(vec![BrokerId(3), BrokerId(2)]));
+        let orders = request
+            .topics
+            .iter()
+            .find(|t| t.name.0.as_str() == "orders")
+            .unwrap();
+        assert_eq!(
+            orders.partitions[1].replicas,
+            Some(vec![BrokerId(3), BrokerId(2)])
+        );
         assert_eq!(request.timeout_ms, 30_000);
     }
 
     #[test]
     fn list_request_round_trips() {
         let request = ListPartitionReassignmentsRequest::default().with_topics(Some(vec![
-            ListPartitionReassignmentsTopics::default().with_name(topic_name("t")).with_partition_indexes(vec![0, 3]),
+            ListPartitionReassignmentsTopics::default()
+                .with_name(topic_name("t"))
+                .with_partition_indexes(vec![0, 3]),
         ]));
         let mut payload = split_frame(encode_request(&request, 0, 7).unwrap()).unwrap();
         let header = decode_request_header_from_buffer(&mut payload).unwrap();
         assert_eq!((header.request_api_key, header.correlation_id), (46, 7));
-        assert_eq!(ListPartitionReassignmentsRequest::decode(&mut payload, 0).unwrap(), request);
+        assert_eq!(
+            ListPartitionReassignmentsRequest::decode(&mut payload, 0).unwrap(),
+            request
+        );
     }
 
     #[test]
     fn alter_response_decodes_and_reports_partition_errors() {
-        let ok = AlterPartitionReassignmentsResponse::default().with_responses(vec![ReassignableTopicResponse::default()
-            .with_name(topic_name("t"))
-            .with_partitions(vec![ReassignablePartitionResponse::default().with_partition_index(0)])]);
+        let ok = AlterPartitionReassignmentsResponse::default().with_responses(vec![
+            ReassignableTopicResponse::default()
+                .with_name(topic_name("t"))
+                .with_partitions(vec![
+                    ReassignablePartitionResponse::default().with_partition_index(0)
+                ]),
+        ]);
         let frame = response_frame::<AlterPartitionReassignmentsRequest>(&ok, 0, 9);
-        let (corr, decoded) = decode_response::<AlterPartitionReassignmentsRequest>(split_frame(frame).unwrap(), 0).unwrap();
+        let (corr, decoded) =
+            decode_response::<AlterPartitionReassignmentsRequest>(split_frame(frame).unwrap(), 0)
+                .unwrap();
         assert_eq!(corr, 9);
         assert_eq!(decoded, ok);
         check_alter_response(&decoded).unwrap();
 
-        let bad = AlterPartitionReassignmentsResponse::default().with_responses(vec![ReassignableTopicResponse::default()
-            .with_name(topic_name("t"))
-            .with_partitions(vec![ReassignablePartitionResponse::default()
-                .with_partition_index(3)
-                .with_error_code(39) // INVALID_REPLICA_ASSIGNMENT
-                .with_error_message(Some(StrBytes::from_static_str("broker 9 is not alive")))])]);
+        let bad = AlterPartitionReassignmentsResponse::default().with_responses(vec![
+            ReassignableTopicResponse::default()
+                .with_name(topic_name("t"))
+                .with_partitions(vec![ReassignablePartitionResponse::default()
+                    .with_partition_index(3)
+                    .with_error_code(39) // INVALID_REPLICA_ASSIGNMENT
+                    .with_error_message(Some(StrBytes::from_static_str(
+                        "broker 9 is not alive",
+                    )))]),
+        ]);
         let frame = response_frame::<AlterPartitionReassignmentsRequest>(&bad, 1, 10);
-        let (_, decoded) = decode_response::<AlterPartitionReassignmentsRequest>(split_frame(frame).unwrap(), 1).unwrap();
+        let (_, decoded) =
+            decode_response::<AlterPartitionReassignmentsRequest>(split_frame(frame).unwrap(), 1)
+                .unwrap();
         let err = check_alter_response(&decoded).unwrap_err().to_string();
-        assert!(err.contains("t/3") && err.contains("InvalidReplicaAssignment") && err.contains("broker 9"), "{err}");
+        assert!(
+            err.contains("t/3")
+                && err.contains("InvalidReplicaAssignment")
+                && err.contains("broker 9"),
+            "{err}"
+        );
     }
 
     #[test]
     fn list_response_decodes_into_ongoing_partitions() {
-        let response = ListPartitionReassignmentsResponse::default().with_topics(vec![OngoingTopicReassignment::default()
-            .with_name(topic_name("t"))
-            .with_partitions(vec![
-                OngoingPartitionReassignment::default().with_partition_index(1).with_replicas(vec![BrokerId(1), BrokerId(3)]).with_adding_replicas(vec![BrokerId(3)]),
-                OngoingPartitionReassignment::default().with_partition_index(4),
-            ])]);
+        let response = ListPartitionReassignmentsResponse::default().with_topics(vec![
+            OngoingTopicReassignment::default()
+                .with_name(topic_name("t"))
+                .with_partitions(vec![
+                    OngoingPartitionReassignment::default()
+                        .with_partition_index(1)
+                        .with_replicas(vec![BrokerId(1), BrokerId(3)])
+                        .with_adding_replicas(vec![BrokerId(3)]),
+                    OngoingPartitionReassignment::default().with_partition_index(4),
+                ]),
+        ]);
         let frame = response_frame::<ListPartitionReassignmentsRequest>(&response, 0, 1);
-        let (_, decoded) = decode_response::<ListPartitionReassignmentsRequest>(split_frame(frame).unwrap(), 0).unwrap();
-        assert_eq!(ongoing(&decoded).unwrap(), BTreeSet::from([("t".to_string(), 1), ("t".to_string(), 4)]));
+        let (_, decoded) =
+            decode_response::<ListPartitionReassignmentsRequest>(split_frame(frame).unwrap(), 0)
+                .unwrap();
+        assert_eq!(
+            ongoing(&decoded).unwrap(),
+            BTreeSet::from([("t".to_string(), 1), ("t".to_string(), 4)])
+        );
         let failed = ListPartitionReassignmentsResponse::default().with_error_code(41);
-        assert!(ongoing(&failed).unwrap_err().to_string().contains("NotController"));
+        assert!(ongoing(&failed)
+            .unwrap_err()
+            .to_string()
+            .contains("NotController"));
     }
 
     #[test]
@@ -480,25 +627,60 @@ mod tests {
         let moves = vec![mv("t", 0, &[1, 2], &[1, 3]), mv("t", 1, &[2, 1], &[1, 2])];
         let request = throttle_configs(&moves, 1_000_000);
         let broker = &request.resources[0];
-        assert_eq!((broker.resource_type, broker.resource_name.as_str()), (RESOURCE_BROKER, ""));
-        assert!(broker.configs.iter().all(|c| c.config_operation == OP_SET && c.value.as_deref() == Some("1000000")));
+        assert_eq!(
+            (broker.resource_type, broker.resource_name.as_str()),
+            (RESOURCE_BROKER, "")
+        );
+        assert!(broker
+            .configs
+            .iter()
+            .all(|c| c.config_operation == OP_SET && c.value.as_deref() == Some("1000000")));
         let topic = &request.resources[1];
-        assert_eq!(request.resources.len(), 2, "leader-only moves copy nothing and are not throttled");
-        let value = |name: &str| topic.configs.iter().find(|c| c.name.as_str() == name).unwrap().value.clone().unwrap();
+        assert_eq!(
+            request.resources.len(),
+            2,
+            "leader-only moves copy nothing and are not throttled"
+        );
+        let value = |name: &str| {
+            topic
+                .configs
+                .iter()
+                .find(|c| c.name.as_str() == name)
+                .unwrap()
+                .value
+                .clone()
+                .unwrap()
+        };
         assert_eq!(value(REPLICAS_LEADER).as_str(), "0:1,0:2");
         assert_eq!(value(REPLICAS_FOLLOWER).as_str(), "0:3");
         let undo = unthrottle_configs(&moves);
-        assert!(undo.resources.iter().flat_map(|r| &r.configs).all(|c| c.config_operation == OP_DELETE && c.value.is_none()));
+        assert!(undo
+            .resources
+            .iter()
+            .flat_map(|r| &r.configs)
+            .all(|c| c.config_operation == OP_DELETE && c.value.is_none()));
         let mut payload = split_frame(encode_request(&request, 1, 3).unwrap()).unwrap();
         decode_request_header_from_buffer(&mut payload).unwrap();
-        assert_eq!(IncrementalAlterConfigsRequest::decode(&mut payload, 1).unwrap(), request);
+        assert_eq!(
+            IncrementalAlterConfigsRequest::decode(&mut payload, 1).unwrap(),
+            request
+        );
     }
 
     #[test]
     fn versions_are_negotiated() {
         let broker = BTreeMap::from([(45, (0, 7)), (46, (2, 3))]);
-        assert_eq!(common_version::<AlterPartitionReassignmentsRequest>(&broker, 45), Some(1));
-        assert_eq!(common_version::<ListPartitionReassignmentsRequest>(&broker, 46), None);
-        assert_eq!(common_version::<AlterPartitionReassignmentsRequest>(&BTreeMap::new(), 45), None);
+        assert_eq!(
+            common_version::<AlterPartitionReassignmentsRequest>(&broker, 45),
+            Some(1)
+        );
+        assert_eq!(
+            common_version::<ListPartitionReassignmentsRequest>(&broker, 46),
+            None
+        );
+        assert_eq!(
+            common_version::<AlterPartitionReassignmentsRequest>(&BTreeMap::new(), 45),
+            None
+        );
     }
 }

@@ -47,11 +47,24 @@ pub fn topics_view(cluster: &ClusterState, internal: bool) -> TopicsView {
             TopicRow {
                 name: t.name.clone(),
                 partitions: t.partitions.len(),
-                replication_factor: t.partitions.iter().map(|p| p.replicas.len()).max().unwrap_or(0),
+                replication_factor: t
+                    .partitions
+                    .iter()
+                    .map(|p| p.replicas.len())
+                    .max()
+                    .unwrap_or(0),
                 replicas_per_broker,
                 leaders_per_broker,
-                under_replicated: t.partitions.iter().filter(|p| p.isr.len() < p.replicas.len()).count(),
-                offline: t.partitions.iter().filter(|p| p.leader < 0 || !brokers.contains(&p.leader)).count(),
+                under_replicated: t
+                    .partitions
+                    .iter()
+                    .filter(|p| p.isr.len() < p.replicas.len())
+                    .count(),
+                offline: t
+                    .partitions
+                    .iter()
+                    .filter(|p| p.leader < 0 || !brokers.contains(&p.leader))
+                    .count(),
             }
         })
         .collect();
@@ -62,12 +75,23 @@ fn per_broker(map: &BTreeMap<BrokerId, usize>) -> String {
     if map.is_empty() {
         return "-".to_string();
     }
-    map.iter().map(|(b, n)| format!("{b}:{n}")).collect::<Vec<_>>().join(" ")
+    map.iter()
+        .map(|(b, n)| format!("{b}:{n}"))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 impl Tabular for TopicsView {
     fn header(&self) -> Vec<&'static str> {
-        vec!["TOPIC", "PARTITIONS", "RF", "REPLICAS (broker:count)", "LEADERS (broker:count)", "UNDER-REPLICATED", "OFFLINE"]
+        vec![
+            "TOPIC",
+            "PARTITIONS",
+            "RF",
+            "REPLICAS (broker:count)",
+            "LEADERS (broker:count)",
+            "UNDER-REPLICATED",
+            "OFFLINE",
+        ]
     }
     fn rows(&self) -> Vec<Vec<String>> {
         self.topics
@@ -86,11 +110,19 @@ impl Tabular for TopicsView {
             .collect()
     }
     fn footer(&self) -> Vec<String> {
-        let unhealthy = self.topics.iter().filter(|t| t.under_replicated + t.offline > 0).count();
+        let unhealthy = self
+            .topics
+            .iter()
+            .filter(|t| t.under_replicated + t.offline > 0)
+            .count();
         vec![format!(
             "{} topic(s) on broker(s) {}; {unhealthy} with under-replicated or offline partitions",
             self.topics.len(),
-            self.brokers.iter().map(|b| b.to_string()).collect::<Vec<_>>().join(",")
+            self.brokers
+                .iter()
+                .map(|b| b.to_string())
+                .collect::<Vec<_>>()
+                .join(",")
         )]
     }
 }
@@ -119,11 +151,17 @@ impl PlanView {
 }
 
 fn list(ids: &[BrokerId]) -> String {
-    ids.iter().map(|b| b.to_string()).collect::<Vec<_>>().join(",")
+    ids.iter()
+        .map(|b| b.to_string())
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 fn loads(l: &[BrokerLoad]) -> String {
-    l.iter().map(|l| format!("{}:{}/{}", l.broker, l.replicas, l.leaders)).collect::<Vec<_>>().join(" ")
+    l.iter()
+        .map(|l| format!("{}:{}/{}", l.broker, l.replicas, l.leaders))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 impl Tabular for PlanView {
@@ -141,24 +179,47 @@ impl Tabular for PlanView {
                 } else {
                     format!("copy to {}, drop from {}", list(&m.added), list(&m.removed))
                 };
-                vec![m.topic.clone(), m.partition.to_string(), list(&m.from), list(&m.to), change]
+                vec![
+                    m.topic.clone(),
+                    m.partition.to_string(),
+                    list(&m.from),
+                    list(&m.to),
+                    change,
+                ]
             })
             .collect();
         for n in &self.plan.new_partitions {
             for (i, replicas) in n.replicas.iter().enumerate() {
-                rows.push(vec![n.topic.clone(), (n.from + i).to_string(), "-".into(), list(replicas), "new partition".into()]);
+                rows.push(vec![
+                    n.topic.clone(),
+                    (n.from + i).to_string(),
+                    "-".into(),
+                    list(replicas),
+                    "new partition".into(),
+                ]);
             }
         }
         rows
     }
     fn footer(&self) -> Vec<String> {
-        let mut out: Vec<String> = self.steps.iter().enumerate().map(|(i, s)| format!("step {}: {s}", i + 1)).collect();
+        let mut out: Vec<String> = self
+            .steps
+            .iter()
+            .enumerate()
+            .map(|(i, s)| format!("step {}: {s}", i + 1))
+            .collect();
         out.push(format!(
             "{} replica copies, {} preferred-leader changes, {} new partitions",
             self.replica_moves, self.leader_changes, self.new_partitions
         ));
-        out.push(format!("replicas/leaders per broker before: {}", loads(&self.plan.load_before)));
-        out.push(format!("replicas/leaders per broker after:  {}", loads(&self.plan.load_after)));
+        out.push(format!(
+            "replicas/leaders per broker before: {}",
+            loads(&self.plan.load_before)
+        ));
+        out.push(format!(
+            "replicas/leaders per broker after:  {}",
+            loads(&self.plan.load_after)
+        ));
         out
     }
 }
@@ -171,14 +232,32 @@ mod tests {
     use crate::kafka::plan::{plan, Broker, PlanRequest};
 
     fn cluster() -> ClusterState {
-        let p = |id, leader, replicas: &[i32], isr: &[i32]| PartitionState { id, leader, replicas: replicas.to_vec(), isr: isr.to_vec() };
+        let p = |id, leader, replicas: &[i32], isr: &[i32]| PartitionState {
+            id,
+            leader,
+            replicas: replicas.to_vec(),
+            isr: isr.to_vec(),
+        };
         ClusterState {
-            brokers: (0..3).map(|id| BrokerInfo { id, host: "h".into(), port: 9092 }).collect(),
+            brokers: (0..3)
+                .map(|id| BrokerInfo {
+                    id,
+                    host: "h".into(),
+                    port: 9092,
+                })
+                .collect(),
             topics: vec![
-                TopicState { name: "__consumer_offsets".into(), partitions: vec![p(0, 0, &[0], &[0])] },
+                TopicState {
+                    name: "__consumer_offsets".into(),
+                    partitions: vec![p(0, 0, &[0], &[0])],
+                },
                 TopicState {
                     name: "orders".into(),
-                    partitions: vec![p(0, 0, &[0, 1], &[0, 1]), p(1, 1, &[1, 2], &[1]), p(2, -1, &[2, 0], &[])],
+                    partitions: vec![
+                        p(0, 0, &[0, 1], &[0, 1]),
+                        p(1, 1, &[1, 2], &[1]),
+                        p(2, -1, &[2, 0], &[]),
+                    ],
                 },
             ],
         }
@@ -189,13 +268,29 @@ mod tests {
         let view = topics_view(&cluster(), false);
         assert_eq!(view.topics.len(), 1, "internal topics hidden");
         let t = &view.topics[0];
-        assert_eq!((t.partitions, t.replication_factor, t.under_replicated, t.offline), (3, 2, 2, 1));
-        assert_eq!(t.replicas_per_broker, BTreeMap::from([(0, 2), (1, 2), (2, 2)]));
+        assert_eq!(
+            (
+                t.partitions,
+                t.replication_factor,
+                t.under_replicated,
+                t.offline
+            ),
+            (3, 2, 2, 1)
+        );
+        assert_eq!(
+            t.replicas_per_broker,
+            BTreeMap::from([(0, 2), (1, 2), (2, 2)])
+        );
         assert_eq!(t.leaders_per_broker, BTreeMap::from([(0, 1), (1, 1)]));
         let table = crate::output::render(OutputFormat::Table, &view).unwrap();
         assert!(table.contains("0:2 1:2 2:2"), "{table}");
-        assert!(table.contains("1 with under-replicated or offline"), "{table}");
-        let json: serde_json::Value = serde_json::from_str(&crate::output::render(OutputFormat::Json, &view).unwrap()).unwrap();
+        assert!(
+            table.contains("1 with under-replicated or offline"),
+            "{table}"
+        );
+        let json: serde_json::Value =
+            serde_json::from_str(&crate::output::render(OutputFormat::Json, &view).unwrap())
+                .unwrap();
         assert_eq!(json["topics"][0]["under_replicated"], 2);
         assert_eq!(topics_view(&cluster(), true).topics.len(), 2);
     }
@@ -210,11 +305,17 @@ mod tests {
             rebalance: true,
         })
         .unwrap();
-        let view = PlanView::new(vec!["scale StatefulSet kapture-kafka-broker from 3 to 4 replicas".into()], p);
+        let view = PlanView::new(
+            vec!["scale StatefulSet kapture-kafka-broker from 3 to 4 replicas".into()],
+            p,
+        );
         let table = crate::output::render(OutputFormat::Table, &view).unwrap();
         assert!(table.contains("new partition"), "{table}");
         assert!(table.contains("step 1: scale StatefulSet"), "{table}");
-        assert!(table.contains("per broker after:  0:2/1 1:2/1 2:2/1 3:2/1"), "{table}");
+        assert!(
+            table.contains("per broker after:  0:2/1 1:2/1 2:2/1 3:2/1"),
+            "{table}"
+        );
         let yaml = crate::output::render(OutputFormat::Yaml, &view).unwrap();
         assert!(yaml.contains("new_partitions: 1"), "{yaml}");
     }

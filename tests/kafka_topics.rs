@@ -20,7 +20,14 @@ fn text(bytes: &[u8]) -> String {
 }
 
 async fn partitions(admin: &Admin, topic: &str) -> usize {
-    admin.cluster().await.unwrap().topic(topic).unwrap().partitions.len()
+    admin
+        .cluster()
+        .await
+        .unwrap()
+        .topic(topic)
+        .unwrap()
+        .partitions
+        .len()
 }
 
 #[tokio::test]
@@ -32,29 +39,67 @@ async fn create_describe_and_grow_a_topic() {
     let cluster = admin.cluster().await.unwrap();
     let described = cluster.topic(&topic).unwrap();
     assert_eq!(described.partitions.len(), 2);
-    assert!(described.partitions.iter().all(|p| p.replicas.len() == 1 && p.leader >= 0));
+    assert!(described
+        .partitions
+        .iter()
+        .all(|p| p.replicas.len() == 1 && p.leader >= 0));
 
     // The listing shows it, as JSON.
     let out = kapture(&["topics", "--bootstrap-server", &bootstrap, "-o", "json"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let row = json["topics"].as_array().unwrap().iter().find(|t| t["name"] == topic.as_str()).expect("topic listed");
+    let row = json["topics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == topic.as_str())
+        .expect("topic listed");
     assert_eq!(row["partitions"], 2);
     assert_eq!(row["offline"], 0);
 
     // Dry run changes nothing.
-    let out = kapture(&["topics", "alter", &topic, "--partitions", "5", "--bootstrap-server", &bootstrap, "--dry-run"]);
+    let out = kapture(&[
+        "topics",
+        "alter",
+        &topic,
+        "--partitions",
+        "5",
+        "--bootstrap-server",
+        &bootstrap,
+        "--dry-run",
+    ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(text(&out.stdout).contains("new partition"), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("new partition"),
+        "{}",
+        text(&out.stdout)
+    );
     assert_eq!(partitions(&admin, &topic).await, 2);
 
     // Without a terminal and without --yes it refuses (exit 2).
-    let out = kapture(&["topics", "alter", &topic, "--partitions", "5", "--bootstrap-server", &bootstrap]);
+    let out = kapture(&[
+        "topics",
+        "alter",
+        &topic,
+        "--partitions",
+        "5",
+        "--bootstrap-server",
+        &bootstrap,
+    ]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("--yes"), "{}", text(&out.stderr));
     assert_eq!(partitions(&admin, &topic).await, 2);
 
-    let out = kapture(&["topics", "alter", &topic, "--partitions", "5", "--bootstrap-server", &bootstrap, "--yes"]);
+    let out = kapture(&[
+        "topics",
+        "alter",
+        &topic,
+        "--partitions",
+        "5",
+        "--bootstrap-server",
+        &bootstrap,
+        "--yes",
+    ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(partitions(&admin, &topic).await, 5);
 }
@@ -65,10 +110,27 @@ async fn shrinking_is_refused_before_any_change() {
     let admin = Admin::new(&bootstrap).unwrap();
     let topic = support::unique_name("shrink");
     admin.create_topic(&topic, 4, 1).await.unwrap();
-    let out = kapture(&["topics", "alter", &topic, "--partitions", "2", "--bootstrap-server", &bootstrap, "--yes"]);
-    assert_eq!(out.status.code(), Some(2), "usage error: {}", text(&out.stderr));
+    let out = kapture(&[
+        "topics",
+        "alter",
+        &topic,
+        "--partitions",
+        "2",
+        "--bootstrap-server",
+        &bootstrap,
+        "--yes",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "usage error: {}",
+        text(&out.stderr)
+    );
     let err = text(&out.stderr);
-    assert!(err.contains("has 4 partitions") && err.contains("cannot shrink it to 2"), "{err}");
+    assert!(
+        err.contains("has 4 partitions") && err.contains("cannot shrink it to 2"),
+        "{err}"
+    );
     assert_eq!(err.lines().count(), 1, "one line: {err}");
     assert_eq!(partitions(&admin, &topic).await, 4);
 }
@@ -77,11 +139,27 @@ async fn shrinking_is_refused_before_any_change() {
 async fn a_missing_topic_is_reported_as_not_found() {
     let bootstrap = support::kafka_bootstrap();
     let topic = support::unique_name("missing");
-    let out = kapture(&["topics", "alter", &topic, "--partitions", "3", "--bootstrap-server", &bootstrap, "--yes"]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains(&format!("topic {topic:?} not found")), "{}", text(&out.stderr));
+    let out = kapture(&[
+        "topics",
+        "alter",
+        &topic,
+        "--partitions",
+        "3",
+        "--bootstrap-server",
+        &bootstrap,
+        "--yes",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains(&format!("topic {topic:?} not found")),
+        "{}",
+        text(&out.stderr)
+    );
     let admin = Admin::new(&bootstrap).unwrap();
-    assert!(admin.cluster().await.unwrap().topic(&topic).is_err(), "the lookup must not create the topic");
+    assert!(
+        admin.cluster().await.unwrap().topic(&topic).is_err(),
+        "the lookup must not create the topic"
+    );
 }
 
 #[tokio::test]
@@ -90,12 +168,19 @@ async fn reassignment_needs_api_key_45_which_noida_db_lacks() {
         Ok(_) => panic!("noida-db has no reassignment API, yet connect succeeded"),
         Err(e) => format!("{e:#}"),
     };
-    assert!(err.contains("does not support partition reassignment (API key 45)"), "{err}");
+    assert!(
+        err.contains("does not support partition reassignment (API key 45)"),
+        "{err}"
+    );
 }
 
 #[test]
 fn without_a_bootstrap_server_the_error_says_what_to_pass() {
     let out = kapture(&["topics"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("--bootstrap-server"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("--bootstrap-server"),
+        "{}",
+        text(&out.stderr)
+    );
 }

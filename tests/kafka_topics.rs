@@ -5,6 +5,7 @@ mod support;
 use std::process::{Command, Output};
 
 use kapture::kafka::admin::Admin;
+use kapture::kafka::portforward::{serve, Routes};
 use kapture::kafka::reassign::Reassigner;
 
 fn kapture(args: &[&str]) -> Output {
@@ -174,13 +175,38 @@ async fn reassignment_needs_api_key_45_which_noida_db_lacks() {
     );
 }
 
-#[test]
-fn without_a_bootstrap_server_the_error_says_what_to_pass() {
-    let out = kapture(&["topics"]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        text(&out.stderr).contains("--bootstrap-server"),
-        "{}",
-        text(&out.stderr)
+/// The port-forward tunnel, with noida-db standing in for the pod: rdkafka learns broker
+/// addresses from Metadata, and the tunnel rewrites them to its own local port.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tunnel_rewrites_advertised_brokers_to_its_local_port() {
+    let upstream = support::kafka_bootstrap();
+    let direct = Admin::new(&upstream).unwrap().cluster().await.unwrap();
+    let advertised = direct.brokers[0].host.clone();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let local = listener.local_addr().unwrap().port();
+    assert_ne!(i32::from(local), direct.brokers[0].port);
+    let routes = Routes::default();
+    routes.write().unwrap().insert(advertised, local);
+    let target = upstream.clone();
+    let server = tokio::spawn(serve(
+        listener,
+        move || {
+            let target = target.clone();
+            async move { Ok(tokio::net::TcpStream::connect(target).await?) }
+        },
+        routes,
+    ));
+    let tunnelled = Admin::new(&format!("127.0.0.1:{local}")).unwrap();
+    let cluster = tunnelled.cluster().await.unwrap();
+    assert_eq!(cluster.brokers.len(), 1);
+    assert_eq!(
+        (cluster.brokers[0].host.as_str(), cluster.brokers[0].port),
+        ("127.0.0.1", i32::from(local))
     );
+    // Admin requests work through it too.
+    let topic = support::unique_name("tunnel");
+    tunnelled.create_topic(&topic, 1, 1).await.unwrap();
+    tunnelled.create_partitions(&topic, 3, &[]).await.unwrap();
+    assert_eq!(partitions(&tunnelled, &topic).await, 3);
+    server.abort();
 }

@@ -281,3 +281,23 @@ async fn a_rebalance_the_brokers_cannot_run_fails_before_scaling() {
     );
     assert_eq!(spec_replicas(&client, &ns).await, 1, "nothing changed");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_bootstrap_server_it_port_forwards_and_says_when_there_is_nothing_to_reach() {
+    let client = support::admin_client().await;
+    let ns = support::TestNamespace::new(&client, "kapture-topics-pf").await;
+    let kubeconfig = support::kubeconfig_path();
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_kubectl-kapture"))
+        .args(["--kubeconfig", &kubeconfig, "-n", &ns, "topics"])
+        .env_remove("KAPTURE_BOOTSTRAP_SERVER")
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(&format!("no pods of StatefulSet {STS} to port-forward to")),
+        "{stderr}"
+    );
+    assert!(stderr.contains("--bootstrap-server"), "{stderr}");
+}

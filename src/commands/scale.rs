@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Result};
 
-use super::topics::bootstrap;
+use super::topics::Endpoint;
 use crate::cli::scale::{ScaleArgs, ScaleKafkaArgs, ScaleTarget};
 use crate::cli::GlobalArgs;
 use crate::error::KaptureError;
@@ -25,11 +25,13 @@ const POLL: Duration = Duration::from_secs(2);
 
 pub async fn run(global: &GlobalArgs, args: &ScaleArgs) -> Result<()> {
     let ScaleTarget::Kafka(args) = &args.target;
-    let address = bootstrap(&args.kafka)?;
     let cluster = crate::k8s::connect(global).await?;
     let sets = StatefulSets::new(&cluster);
     let current = sets.replicas(BROKER_STATEFULSET).await?;
     let wanted = i32::from(args.brokers);
+    let mut endpoint = Endpoint::open(&args.kafka, &cluster).await?;
+    let address = endpoint.address();
+    let address = address.as_str();
     let admin = Admin::new(address)?;
     let state = admin.cluster().await?;
 
@@ -100,6 +102,7 @@ pub async fn run(global: &GlobalArgs, args: &ScaleArgs) -> Result<()> {
         if plan.is_empty() {
             return Ok(());
         }
+        endpoint.refresh().await?;
         let state = wait_registered(&admin, &targets, args.timeout).await?;
         // The ids were predicted; plan again with the brokers that really joined.
         let actual = make_plan(&state, &state.broker_ids(), args)?;

@@ -3,3 +3,4 @@ pub mod admin;
 pub mod plan;
 pub mod reassign;
 pub mod view;
+pub mod portforward;

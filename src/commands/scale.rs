@@ -11,8 +11,8 @@ use crate::error::KaptureError;
 use crate::k8s::statefulset::StatefulSets;
 use crate::kafka::admin::{Admin, ClusterState};
 use crate::kafka::plan::{
-    broker_ordinals, partition_targets, plan, predict_broker_ids, Broker, BrokerId, Move, Plan,
-    PlanRequest,
+    broker_ordinals, leaving_brokers, partition_targets, plan, predict_broker_ids, Broker,
+    BrokerId, Move, Plan, PlanRequest,
 };
 use crate::kafka::reassign::Reassigner;
 use crate::kafka::view::PlanView;
@@ -42,18 +42,7 @@ pub async fn run(global: &GlobalArgs, args: &ScaleArgs) -> Result<()> {
         .collect();
     let ordinals = broker_ordinals(BROKER_STATEFULSET, &hosts);
     let targets = predict_broker_ids(&ordinals, wanted as usize);
-    let leaving: Vec<BrokerId> = ordinals
-        .iter()
-        .filter(|(_, &o)| o >= wanted as usize)
-        .map(|(&id, _)| id)
-        .collect();
-    let hosted = state
-        .assignment(None)
-        .values()
-        .flatten()
-        .flatten()
-        .filter(|b| leaving.contains(b))
-        .count();
+    let (leaving, hosted) = leaving_brokers(&ordinals, wanted as usize, &state.assignment(None));
     if hosted > 0 && !args.drain {
         return Err(KaptureError::InvalidInput(format!(
             "broker(s) {} (pods {}) still host {hosted} replica(s): pass --drain to move them to the remaining brokers first",
@@ -76,12 +65,11 @@ pub async fn run(global: &GlobalArgs, args: &ScaleArgs) -> Result<()> {
         );
         return Ok(());
     }
-    // Fail before changing anything when the brokers cannot move replicas.
-    let mut reassigner = if plan.moves.is_empty() {
-        None
-    } else {
-        Some(Reassigner::connect(address).await?)
-    };
+    // Fail before changing anything when the brokers cannot move replicas. The connection
+    // is not kept: waiting for new brokers can outlast the brokers' idle-connection limit.
+    if !plan.moves.is_empty() {
+        Reassigner::connect(address).await?;
+    }
     confirm(
         &format!(
             "Scale Kafka ({BROKER_STATEFULSET}) in namespace {:?} of context {:?} from {current} to {wanted} broker(s), \
@@ -115,13 +103,10 @@ pub async fn run(global: &GlobalArgs, args: &ScaleArgs) -> Result<()> {
                 ),
             )?;
             confirm("Run the revised plan?", global.yes)?;
-            if reassigner.is_none() && !actual.moves.is_empty() {
-                reassigner = Some(Reassigner::connect(address).await?);
-            }
         }
-        execute(&admin, reassigner, &actual, args).await
+        execute(&admin, address, &actual, args).await
     } else {
-        execute(&admin, reassigner, &plan, args).await?;
+        execute(&admin, address, &plan, args).await?;
         if wanted < current {
             sets.scale(BROKER_STATEFULSET, wanted).await?;
             eprintln!("scaled StatefulSet {BROKER_STATEFULSET} to {wanted} replicas");
@@ -239,12 +224,7 @@ async fn wait_registered(
 }
 
 /// New partitions, then the reassignment (throttled), then waiting for it to finish.
-async fn execute(
-    admin: &Admin,
-    reassigner: Option<Reassigner>,
-    plan: &Plan,
-    args: &ScaleKafkaArgs,
-) -> Result<()> {
+async fn execute(admin: &Admin, address: &str, plan: &Plan, args: &ScaleKafkaArgs) -> Result<()> {
     for grow in &plan.new_partitions {
         admin
             .create_partitions(&grow.topic, grow.to, &grow.replicas)
@@ -254,9 +234,10 @@ async fn execute(
             grow.topic, grow.from, grow.to
         );
     }
-    let Some(mut reassigner) = reassigner else {
+    if plan.moves.is_empty() {
         return Ok(());
-    };
+    }
+    let mut reassigner = Reassigner::connect(address).await?;
     let copying: Vec<Move> = plan.data_moves().cloned().collect();
     let throttled = args.throttle > 0 && !copying.is_empty();
     if throttled {

@@ -620,6 +620,27 @@ pub fn broker_ordinals(
     }
 }
 
+/// The brokers that leave when the StatefulSet shrinks to `replicas` (ordinal at or above
+/// it), and how many replicas they still hold.
+pub fn leaving_brokers(
+    ordinals: &BTreeMap<BrokerId, usize>,
+    replicas: usize,
+    assignment: &Assignment,
+) -> (Vec<BrokerId>, usize) {
+    let leaving: Vec<BrokerId> = ordinals
+        .iter()
+        .filter(|(_, &o)| o >= replicas)
+        .map(|(&id, _)| id)
+        .collect();
+    let hosted = assignment
+        .values()
+        .flatten()
+        .flatten()
+        .filter(|b| leaving.contains(b))
+        .count();
+    (leaving, hosted)
+}
+
 /// Broker ids the StatefulSet will have at `replicas`, predicted from today's id/ordinal
 /// pairs: ordinals keep a constant offset from ids (node.id = offset + ordinal).
 pub fn predict_broker_ids(ordinals: &BTreeMap<BrokerId, usize>, replicas: usize) -> Vec<BrokerId> {
@@ -1089,6 +1110,16 @@ mod tests {
             BTreeMap::from([("a".to_string(), 3)])
         );
         assert!(partition_targets(&current, 4, None, None, &[]).is_empty());
+    }
+
+    #[test]
+    fn leaving_brokers_are_the_highest_ordinals_with_their_replicas() {
+        let ordinals = BTreeMap::from([(100, 0), (101, 1), (102, 2), (103, 3)]);
+        let current = assignment(&[("t", &[&[100, 102], &[102, 103], &[101, 100]])]);
+        assert_eq!(leaving_brokers(&ordinals, 2, &current), (vec![102, 103], 3));
+        assert_eq!(leaving_brokers(&ordinals, 4, &current), (vec![], 0));
+        let empty = assignment(&[("t", &[&[100, 101]])]);
+        assert_eq!(leaving_brokers(&ordinals, 2, &empty), (vec![102, 103], 0));
     }
 
     #[test]

@@ -684,3 +684,200 @@ mod tests {
         );
     }
 }
+
+/// The client against a scripted broker on 127.0.0.1 that answers with encoded responses.
+#[cfg(test)]
+mod fake_broker {
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+    use kafka_protocol::messages::api_versions_response::ApiVersion;
+    use kafka_protocol::messages::list_partition_reassignments_response::{
+        OngoingPartitionReassignment, OngoingTopicReassignment,
+    };
+    use kafka_protocol::messages::metadata_response::MetadataResponseBroker;
+    use kafka_protocol::messages::{ApiVersionsResponse, MetadataResponse};
+    use kafka_protocol::protocol::decode_request_header_from_buffer;
+    use tokio::net::TcpListener;
+
+    fn frame(
+        header: &ResponseHeader,
+        header_version: i16,
+        body: &impl Encodable,
+        version: i16,
+    ) -> Vec<u8> {
+        let mut payload = BytesMut::new();
+        header.encode(&mut payload, header_version).unwrap();
+        body.encode(&mut payload, version).unwrap();
+        let mut out = (payload.len() as i32).to_be_bytes().to_vec();
+        out.extend_from_slice(&payload);
+        out
+    }
+
+    /// Serves one connection; `lists` ongoing-partition answers are given before "done".
+    async fn serve(
+        listener: TcpListener,
+        port: u16,
+        mut lists: usize,
+        seen: Arc<Mutex<Vec<(i16, i16)>>>,
+    ) {
+        let (mut socket, _) = listener.accept().await.unwrap();
+        loop {
+            let Ok(size) = socket.read_i32().await else {
+                return;
+            };
+            let mut payload = vec![0u8; size as usize];
+            socket.read_exact(&mut payload).await.unwrap();
+            let mut payload = Bytes::from(payload);
+            let header = decode_request_header_from_buffer(&mut payload).unwrap();
+            let (key, version) = (header.request_api_key, header.request_api_version);
+            seen.lock().unwrap().push((key, version));
+            let api = ApiKey::try_from(key).unwrap();
+            let rh = ResponseHeader::default().with_correlation_id(header.correlation_id);
+            let hv = api.response_header_version(version);
+            let bytes = match api {
+                ApiKey::ApiVersions => {
+                    let keys = [(3, 0, 12), (18, 0, 3), (44, 0, 1), (45, 0, 0), (46, 0, 0)].map(
+                        |(k, min, max)| {
+                            ApiVersion::default()
+                                .with_api_key(k)
+                                .with_min_version(min)
+                                .with_max_version(max)
+                        },
+                    );
+                    frame(
+                        &rh,
+                        hv,
+                        &ApiVersionsResponse::default().with_api_keys(keys.to_vec()),
+                        version,
+                    )
+                }
+                ApiKey::Metadata => {
+                    let broker = MetadataResponseBroker::default()
+                        .with_node_id(BrokerId(7))
+                        .with_host(StrBytes::from_static_str("127.0.0.1"))
+                        .with_port(i32::from(port));
+                    let body = MetadataResponse::default()
+                        .with_brokers(vec![broker])
+                        .with_controller_id(BrokerId(7));
+                    frame(&rh, hv, &body, version)
+                }
+                ApiKey::IncrementalAlterConfigs => {
+                    let request =
+                        IncrementalAlterConfigsRequest::decode(&mut payload, version).unwrap();
+                    assert!(!request.resources.is_empty());
+                    frame(
+                        &rh,
+                        hv,
+                        &IncrementalAlterConfigsResponse::default(),
+                        version,
+                    )
+                }
+                ApiKey::AlterPartitionReassignments => {
+                    let request =
+                        AlterPartitionReassignmentsRequest::decode(&mut payload, version).unwrap();
+                    assert_eq!(
+                        request.topics[0].partitions[0].replicas,
+                        Some(vec![BrokerId(7), BrokerId(8)])
+                    );
+                    frame(
+                        &rh,
+                        hv,
+                        &AlterPartitionReassignmentsResponse::default(),
+                        version,
+                    )
+                }
+                ApiKey::ListPartitionReassignments => {
+                    let mut body = ListPartitionReassignmentsResponse::default();
+                    if lists > 0 {
+                        lists -= 1;
+                        body = body.with_topics(vec![OngoingTopicReassignment::default()
+                            .with_name(topic_name("t"))
+                            .with_partitions(vec![
+                                OngoingPartitionReassignment::default().with_partition_index(0)
+                            ])]);
+                    }
+                    frame(&rh, hv, &body, version)
+                }
+                other => panic!("unexpected request {other:?}"),
+            };
+            socket.write_all(&bytes).await.unwrap();
+        }
+    }
+
+    #[tokio::test]
+    async fn reassigns_throttles_and_polls_over_the_wire() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let server = tokio::spawn(serve(listener, port, 1, seen.clone()));
+
+        let moves = vec![Move {
+            topic: "t".into(),
+            partition: 0,
+            from: vec![7, 9],
+            to: vec![7, 8],
+            added: vec![8],
+            removed: vec![9],
+        }];
+        let mut reassigner = Reassigner::connect(&format!("127.0.0.1:{port}"))
+            .await
+            .unwrap();
+        reassigner.throttle(&moves, 1024).await.unwrap();
+        reassigner.start(&moves).await.unwrap();
+        let ongoing = reassigner.in_progress(&moves).await.unwrap();
+        assert_eq!(ongoing, BTreeSet::from([("t".to_string(), 0)]));
+        assert!(reassigner.in_progress(&moves).await.unwrap().is_empty());
+        reassigner.unthrottle(&moves).await.unwrap();
+        drop(reassigner);
+        server.await.unwrap();
+
+        // ApiVersions at v0, then every request at the highest version both sides speak.
+        let keys: Vec<(i16, i16)> = seen.lock().unwrap().clone();
+        assert_eq!(
+            keys,
+            vec![
+                (18, 0),
+                (3, 12),
+                (44, 1),
+                (45, 0),
+                (46, 0),
+                (46, 0),
+                (44, 1)
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_broker_without_the_api_is_refused_before_any_change() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        // A broker that only knows ApiVersions and Metadata.
+        let server = tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let size = socket.read_i32().await.unwrap();
+            let mut payload = vec![0u8; size as usize];
+            socket.read_exact(&mut payload).await.unwrap();
+            let header = decode_request_header_from_buffer(&mut Bytes::from(payload)).unwrap();
+            let keys = [(3, 0, 12), (18, 0, 3)].map(|(k, min, max)| {
+                ApiVersion::default()
+                    .with_api_key(k)
+                    .with_min_version(min)
+                    .with_max_version(max)
+            });
+            let rh = ResponseHeader::default().with_correlation_id(header.correlation_id);
+            let body = ApiVersionsResponse::default().with_api_keys(keys.to_vec());
+            socket.write_all(&frame(&rh, 0, &body, 0)).await.unwrap();
+        });
+        let err = Reassigner::connect(&format!("127.0.0.1:{port}"))
+            .await
+            .err()
+            .expect("refused");
+        assert!(
+            err.to_string()
+                .contains("does not support partition reassignment (API key 45)"),
+            "{err}"
+        );
+        server.await.unwrap();
+    }
+}

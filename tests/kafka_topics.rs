@@ -210,3 +210,19 @@ async fn the_tunnel_rewrites_advertised_brokers_to_its_local_port() {
     assert_eq!(partitions(&tunnelled, &topic).await, 3);
     server.abort();
 }
+
+#[tokio::test]
+async fn racks_are_read_over_the_wire_and_absent_on_noida_db() {
+    let bootstrap = support::kafka_bootstrap();
+    let racks = kapture::kafka::reassign::broker_racks(&bootstrap)
+        .await
+        .unwrap();
+    let ids = Admin::new(&bootstrap)
+        .unwrap()
+        .cluster()
+        .await
+        .unwrap()
+        .broker_ids();
+    assert_eq!(racks.keys().copied().collect::<Vec<_>>(), ids);
+    assert!(racks.values().all(Option::is_none), "{racks:?}");
+}

@@ -1,5 +1,5 @@
 //! `kubectl kapture scale kafka`: change the broker count and keep topics spread over it.
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Result};
@@ -14,7 +14,7 @@ use crate::kafka::plan::{
     broker_ordinals, leaving_brokers, partition_targets, plan, predict_broker_ids, Broker,
     BrokerId, Move, Plan, PlanRequest,
 };
-use crate::kafka::reassign::Reassigner;
+use crate::kafka::reassign::{broker_racks, Reassigner};
 use crate::kafka::view::PlanView;
 use crate::output;
 use crate::prompt::confirm;
@@ -52,7 +52,8 @@ pub async fn run(global: &GlobalArgs, args: &ScaleArgs) -> Result<()> {
         .into());
     }
 
-    let plan = make_plan(&state, &targets, args)?;
+    let racks = broker_racks(address).await?;
+    let plan = make_plan(&state, &targets, &racks, args)?;
     let steps = describe(current, wanted, &targets, &leaving, &plan, args);
     output::print(global.output, &PlanView::new(steps, plan.clone()))?;
     if args.dry_run {
@@ -93,7 +94,8 @@ pub async fn run(global: &GlobalArgs, args: &ScaleArgs) -> Result<()> {
         endpoint.refresh().await?;
         let state = wait_registered(&admin, &targets, args.timeout).await?;
         // The ids were predicted; plan again with the brokers that really joined.
-        let actual = make_plan(&state, &state.broker_ids(), args)?;
+        let racks = broker_racks(address).await?;
+        let actual = make_plan(&state, &state.broker_ids(), &racks, args)?;
         if actual.target != plan.target {
             output::print(
                 global.output,
@@ -118,7 +120,13 @@ pub async fn run(global: &GlobalArgs, args: &ScaleArgs) -> Result<()> {
     }
 }
 
-fn make_plan(state: &ClusterState, brokers: &[BrokerId], args: &ScaleKafkaArgs) -> Result<Plan> {
+/// Brokers not registered yet have no known rack (None).
+fn make_plan(
+    state: &ClusterState,
+    brokers: &[BrokerId],
+    racks: &BTreeMap<BrokerId, Option<String>>,
+    args: &ScaleKafkaArgs,
+) -> Result<Plan> {
     let current = state.assignment(None);
     let partitions = partition_targets(
         &current,
@@ -129,7 +137,13 @@ fn make_plan(state: &ClusterState, brokers: &[BrokerId], args: &ScaleKafkaArgs) 
     );
     let request = PlanRequest {
         current,
-        brokers: brokers.iter().copied().map(Broker::new).collect(),
+        brokers: brokers
+            .iter()
+            .map(|&id| Broker {
+                id,
+                rack: racks.get(&id).cloned().flatten(),
+            })
+            .collect(),
         partitions,
         rebalance: !args.no_rebalance,
     };

@@ -22,7 +22,7 @@ use kafka_protocol::messages::{
     AlterPartitionReassignmentsRequest, AlterPartitionReassignmentsResponse, ApiKey,
     ApiVersionsRequest, BrokerId, IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse,
     ListPartitionReassignmentsRequest, ListPartitionReassignmentsResponse, MetadataRequest,
-    RequestHeader, ResponseHeader, TopicName,
+    MetadataResponse, RequestHeader, ResponseHeader, TopicName,
 };
 use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, Message, Request, StrBytes};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -300,6 +300,14 @@ impl Connection {
         })
     }
 
+    /// Brokers (with racks) and the controller id; no topics.
+    async fn metadata(&mut self) -> Result<MetadataResponse> {
+        let version = self.version::<MetadataRequest>("metadata")?;
+        // An empty topic list: version 0 answers with every topic, later versions with none.
+        let request = MetadataRequest::default().with_topics(Some(Vec::new()));
+        self.send(&request, version).await
+    }
+
     async fn send<R: Request>(&mut self, request: &R, version: i16) -> Result<R::Response> {
         self.correlation_id = self.correlation_id.wrapping_add(1);
         let frame = encode_request(request, version, self.correlation_id)?;
@@ -339,6 +347,17 @@ impl Connection {
     }
 }
 
+/// `broker.rack` of every broker (None when unset). librdkafka's metadata leaves racks out.
+pub async fn broker_racks(address: &str) -> Result<BTreeMap<i32, Option<String>>> {
+    let mut conn = Connection::open(address).await?;
+    let response = conn.metadata().await?;
+    Ok(response
+        .brokers
+        .iter()
+        .map(|b| (b.node_id.0, b.rack.as_ref().map(|r| r.to_string())))
+        .collect())
+}
+
 /// Reassigns partitions through the controller (ZooKeeper mode) or any broker (KRaft, where
 /// brokers forward to the controller quorum).
 pub struct Reassigner {
@@ -375,14 +394,7 @@ impl Reassigner {
     /// The address of the broker that is the controller, when one is (ZooKeeper mode). In
     /// KRaft the id is a random broker, which forwards; connecting to it is harmless.
     async fn controller_address(&mut self) -> Result<Option<String>> {
-        let version = self.conn.version::<MetadataRequest>("metadata")?;
-        // Version 0 reads an empty topic list as "all topics"; later versions as "none".
-        let request = MetadataRequest::default().with_topics(if version == 0 {
-            None
-        } else {
-            Some(Vec::new())
-        });
-        let response = self.conn.send(&request, version).await?;
+        let response = self.conn.metadata().await?;
         Ok(response
             .brokers
             .iter()
@@ -696,7 +708,7 @@ mod fake_broker {
         OngoingPartitionReassignment, OngoingTopicReassignment,
     };
     use kafka_protocol::messages::metadata_response::MetadataResponseBroker;
-    use kafka_protocol::messages::{ApiVersionsResponse, MetadataResponse};
+    use kafka_protocol::messages::ApiVersionsResponse;
     use kafka_protocol::protocol::decode_request_header_from_buffer;
     use tokio::net::TcpListener;
 

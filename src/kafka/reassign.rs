@@ -262,7 +262,23 @@ pub struct Connection {
 }
 
 impl Connection {
-    pub async fn open(address: &str) -> Result<Self> {
+    /// Connects to the first reachable address of a `host:port[,host:port]` list.
+    pub async fn open(bootstrap: &str) -> Result<Self> {
+        let mut last = None;
+        for address in bootstrap
+            .split(',')
+            .map(str::trim)
+            .filter(|a| !a.is_empty())
+        {
+            match Self::open_one(address).await {
+                Ok(conn) => return Ok(conn),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| anyhow!("no broker address in {bootstrap:?}")))
+    }
+
+    async fn open_one(address: &str) -> Result<Self> {
         let stream = tokio::time::timeout(IO_TIMEOUT, TcpStream::connect(address))
             .await
             .map_err(|_| anyhow!("connecting to {address} timed out"))?
@@ -376,8 +392,9 @@ impl Reassigner {
         .is_none()
         {
             bail!(
-                "the broker at {bootstrap} does not support partition reassignment (API key {}); \
+                "the broker at {} does not support partition reassignment (API key {}); \
                  use --no-rebalance to scale without moving replicas",
+                conn.address,
                 ApiKey::AlterPartitionReassignments as i16
             );
         }
@@ -832,9 +849,14 @@ mod fake_broker {
             added: vec![8],
             removed: vec![9],
         }];
-        let mut reassigner = Reassigner::connect(&format!("127.0.0.1:{port}"))
-            .await
-            .unwrap();
+        // The first address refuses connections; the list goes on to the next.
+        let dead = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let dead_port = dead.local_addr().unwrap().port();
+        drop(dead);
+        let mut reassigner =
+            Reassigner::connect(&format!("127.0.0.1:{dead_port}, 127.0.0.1:{port}"))
+                .await
+                .unwrap();
         reassigner.throttle(&moves, 1024).await.unwrap();
         reassigner.start(&moves).await.unwrap();
         let ongoing = reassigner.in_progress(&moves).await.unwrap();

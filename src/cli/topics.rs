@@ -4,8 +4,9 @@ use clap::{Args, Subcommand};
 /// How to reach the Kafka brokers.
 #[derive(Debug, Clone, Args)]
 pub struct KafkaArgs {
-    /// Broker address(es) reachable from here, HOST:PORT[,HOST:PORT] (e.g. a LoadBalancer or a
-    /// `kubectl port-forward` whose brokers advertise reachable addresses).
+    /// Broker address(es) reachable from here, HOST:PORT[,HOST:PORT], whose brokers advertise
+    /// reachable addresses. Without it, Kapture port-forwards to the broker pods through the API
+    /// server.
     #[arg(
         long,
         global = true,

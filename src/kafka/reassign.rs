@@ -130,10 +130,10 @@ pub fn ongoing(response: &ListPartitionReassignmentsResponse) -> Result<BTreeSet
         .collect())
 }
 
-/// Replication throttle configs for `moves`: the rate on every broker (cluster default) and,
-/// per topic, which replicas it applies to: current replicas as leaders (they send), added
-/// replicas as followers (they copy), as `partition:broker` lists.
-pub fn throttle_configs(moves: &[Move], bytes_per_second: u64) -> IncrementalAlterConfigsRequest {
+/// Per-topic throttle configs for `moves`: which replicas the rate applies to, as
+/// `partition:broker` lists (current replicas as leaders, since they send; added replicas as
+/// followers, since they copy). `set` false deletes them.
+pub fn topic_throttle(moves: &[Move], set: bool) -> IncrementalAlterConfigsRequest {
     let mut leaders: BTreeMap<&str, Vec<String>> = BTreeMap::new();
     let mut followers: BTreeMap<&str, Vec<String>> = BTreeMap::new();
     for m in moves.iter().filter(|m| !m.is_leader_only()) {
@@ -142,43 +142,48 @@ pub fn throttle_configs(moves: &[Move], bytes_per_second: u64) -> IncrementalAlt
         let f = followers.entry(&m.topic).or_default();
         f.extend(m.added.iter().map(|b| format!("{}:{b}", m.partition)));
     }
-    let rate = bytes_per_second.to_string();
-    let mut resources = vec![resource(
-        RESOURCE_BROKER,
-        "",
-        &[(RATE_LEADER, Some(&rate)), (RATE_FOLLOWER, Some(&rate))],
-    )];
-    for (topic, l) in &leaders {
-        let (l, f) = (l.join(","), followers[topic].join(","));
-        resources.push(resource(
-            RESOURCE_TOPIC,
-            topic,
-            &[(REPLICAS_LEADER, Some(&l)), (REPLICAS_FOLLOWER, Some(&f))],
-        ));
-    }
+    let resources = leaders
+        .iter()
+        .map(|(topic, l)| {
+            let (l, f) = (l.join(","), followers[topic].join(","));
+            let values = if set {
+                [Some(l.as_str()), Some(f.as_str())]
+            } else {
+                [None, None]
+            };
+            resource(
+                RESOURCE_TOPIC,
+                topic,
+                &[(REPLICAS_LEADER, values[0]), (REPLICAS_FOLLOWER, values[1])],
+            )
+        })
+        .collect();
     IncrementalAlterConfigsRequest::default().with_resources(resources)
 }
 
-/// Removes what [`throttle_configs`] set.
-pub fn unthrottle_configs(moves: &[Move]) -> IncrementalAlterConfigsRequest {
-    let topics: BTreeSet<&str> = moves
+/// The replication rate of one broker (`None` deletes it). Like Kafka's own reassignment
+/// tool, the rate is set per broker, and each broker is asked itself: ZooKeeper-mode brokers
+/// only accept per-broker changes for their own id.
+pub fn broker_throttle(
+    broker: i32,
+    bytes_per_second: Option<u64>,
+) -> IncrementalAlterConfigsRequest {
+    let rate = bytes_per_second.map(|r| r.to_string());
+    let rate = rate.as_deref();
+    IncrementalAlterConfigsRequest::default().with_resources(vec![resource(
+        RESOURCE_BROKER,
+        &broker.to_string(),
+        &[(RATE_LEADER, rate), (RATE_FOLLOWER, rate)],
+    )])
+}
+
+/// Brokers that send or receive data in `moves`.
+pub fn throttled_brokers(moves: &[Move]) -> BTreeSet<i32> {
+    moves
         .iter()
         .filter(|m| !m.is_leader_only())
-        .map(|m| m.topic.as_str())
-        .collect();
-    let mut resources = vec![resource(
-        RESOURCE_BROKER,
-        "",
-        &[(RATE_LEADER, None), (RATE_FOLLOWER, None)],
-    )];
-    for topic in topics {
-        resources.push(resource(
-            RESOURCE_TOPIC,
-            topic,
-            &[(REPLICAS_LEADER, None), (REPLICAS_FOLLOWER, None)],
-        ));
-    }
-    IncrementalAlterConfigsRequest::default().with_resources(resources)
+        .flat_map(|m| m.from.iter().chain(&m.to).copied())
+        .collect()
 }
 
 const RESOURCE_TOPIC: i8 = 2;
@@ -378,6 +383,8 @@ pub async fn broker_racks(address: &str) -> Result<BTreeMap<i32, Option<String>>
 /// brokers forward to the controller quorum).
 pub struct Reassigner {
     conn: Connection,
+    /// Broker id -> advertised address, for the per-broker throttle.
+    brokers: BTreeMap<i32, String>,
 }
 
 impl Reassigner {
@@ -399,7 +406,10 @@ impl Reassigner {
             );
         }
         conn.version::<ListPartitionReassignmentsRequest>("listing partition reassignments")?;
-        let mut reassigner = Reassigner { conn };
+        let mut reassigner = Reassigner {
+            conn,
+            brokers: BTreeMap::new(),
+        };
         if let Some(controller) = reassigner.controller_address().await? {
             if controller != reassigner.conn.address {
                 reassigner.conn = Connection::open(&controller).await?;
@@ -412,6 +422,11 @@ impl Reassigner {
     /// KRaft the id is a random broker, which forwards; connecting to it is harmless.
     async fn controller_address(&mut self) -> Result<Option<String>> {
         let response = self.conn.metadata().await?;
+        self.brokers = response
+            .brokers
+            .iter()
+            .map(|b| (b.node_id.0, format!("{}:{}", b.host.as_str(), b.port)))
+            .collect();
         Ok(response
             .brokers
             .iter()
@@ -420,22 +435,49 @@ impl Reassigner {
     }
 
     pub async fn throttle(&mut self, moves: &[Move], bytes_per_second: u64) -> Result<()> {
-        let version = self
-            .conn
-            .version::<IncrementalAlterConfigsRequest>("incremental config changes")?;
-        let response = self
-            .conn
-            .send(&throttle_configs(moves, bytes_per_second), version)
-            .await?;
-        check_configs_response(&response)
+        self.alter_configs(&topic_throttle(moves, true)).await?;
+        for broker in throttled_brokers(moves) {
+            self.alter_broker_config(broker, &broker_throttle(broker, Some(bytes_per_second)))
+                .await?;
+        }
+        Ok(())
     }
 
+    /// Removes what [`Reassigner::throttle`] set.
     pub async fn unthrottle(&mut self, moves: &[Move]) -> Result<()> {
+        self.alter_configs(&topic_throttle(moves, false)).await?;
+        for broker in throttled_brokers(moves) {
+            self.alter_broker_config(broker, &broker_throttle(broker, None))
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn alter_configs(&mut self, request: &IncrementalAlterConfigsRequest) -> Result<()> {
         let version = self
             .conn
             .version::<IncrementalAlterConfigsRequest>("incremental config changes")?;
-        let response = self.conn.send(&unthrottle_configs(moves), version).await?;
-        check_configs_response(&response)
+        check_configs_response(&self.conn.send(request, version).await?)
+    }
+
+    /// Sends a per-broker config change to that broker.
+    async fn alter_broker_config(
+        &mut self,
+        broker: i32,
+        request: &IncrementalAlterConfigsRequest,
+    ) -> Result<()> {
+        let address = self
+            .brokers
+            .get(&broker)
+            .cloned()
+            .ok_or_else(|| anyhow!("broker {broker} is not in the cluster metadata"))?;
+        if address == self.conn.address {
+            return self.alter_configs(request).await;
+        }
+        let mut conn = Connection::open(&address).await?;
+        let version =
+            conn.version::<IncrementalAlterConfigsRequest>("incremental config changes")?;
+        check_configs_response(&conn.send(request, version).await?)
     }
 
     pub async fn start(&mut self, moves: &[Move]) -> Result<()> {
@@ -653,41 +695,48 @@ mod tests {
 
     #[test]
     fn throttle_names_sending_and_receiving_replicas() {
+        // Partition 1 only changes its leader: it copies nothing and is not throttled.
         let moves = vec![mv("t", 0, &[1, 2], &[1, 3]), mv("t", 1, &[2, 1], &[1, 2])];
-        let request = throttle_configs(&moves, 1_000_000);
-        let broker = &request.resources[0];
+        let request = topic_throttle(&moves, true);
+        assert_eq!(request.resources.len(), 1);
+        let topic = &request.resources[0];
+        assert_eq!(
+            (topic.resource_type, topic.resource_name.as_str()),
+            (RESOURCE_TOPIC, "t")
+        );
+        let value = |name: &str| {
+            let config = topic
+                .configs
+                .iter()
+                .find(|c| c.name.as_str() == name)
+                .unwrap();
+            assert_eq!(config.config_operation, OP_SET);
+            config.value.clone().unwrap()
+        };
+        assert_eq!(value(REPLICAS_LEADER).as_str(), "0:1,0:2");
+        assert_eq!(value(REPLICAS_FOLLOWER).as_str(), "0:3");
+        assert_eq!(throttled_brokers(&moves), BTreeSet::from([1, 2, 3]));
+
+        let rate = broker_throttle(3, Some(1_000_000));
+        let broker = &rate.resources[0];
         assert_eq!(
             (broker.resource_type, broker.resource_name.as_str()),
-            (RESOURCE_BROKER, "")
+            (RESOURCE_BROKER, "3")
         );
+        let names: Vec<&str> = broker.configs.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, vec![RATE_LEADER, RATE_FOLLOWER]);
         assert!(broker
             .configs
             .iter()
             .all(|c| c.config_operation == OP_SET && c.value.as_deref() == Some("1000000")));
-        let topic = &request.resources[1];
-        assert_eq!(
-            request.resources.len(),
-            2,
-            "leader-only moves copy nothing and are not throttled"
-        );
-        let value = |name: &str| {
-            topic
-                .configs
+
+        for undo in [topic_throttle(&moves, false), broker_throttle(3, None)] {
+            assert!(undo
+                .resources
                 .iter()
-                .find(|c| c.name.as_str() == name)
-                .unwrap()
-                .value
-                .clone()
-                .unwrap()
-        };
-        assert_eq!(value(REPLICAS_LEADER).as_str(), "0:1,0:2");
-        assert_eq!(value(REPLICAS_FOLLOWER).as_str(), "0:3");
-        let undo = unthrottle_configs(&moves);
-        assert!(undo
-            .resources
-            .iter()
-            .flat_map(|r| &r.configs)
-            .all(|c| c.config_operation == OP_DELETE && c.value.is_none()));
+                .flat_map(|r| &r.configs)
+                .all(|c| c.config_operation == OP_DELETE && c.value.is_none()));
+        }
         let mut payload = split_frame(encode_request(&request, 1, 3).unwrap()).unwrap();
         decode_request_header_from_buffer(&mut payload).unwrap();
         assert_eq!(
@@ -749,6 +798,7 @@ mod fake_broker {
         port: u16,
         mut lists: usize,
         seen: Arc<Mutex<Vec<(i16, i16)>>>,
+        configs: Arc<Mutex<Vec<String>>>,
     ) {
         let (mut socket, _) = listener.accept().await.unwrap();
         loop {
@@ -782,19 +832,28 @@ mod fake_broker {
                     )
                 }
                 ApiKey::Metadata => {
-                    let broker = MetadataResponseBroker::default()
-                        .with_node_id(BrokerId(7))
-                        .with_host(StrBytes::from_static_str("127.0.0.1"))
-                        .with_port(i32::from(port));
+                    // Brokers 7, 8 and 9 all live at this one address.
+                    let brokers = [7, 8, 9].map(|id| {
+                        MetadataResponseBroker::default()
+                            .with_node_id(BrokerId(id))
+                            .with_host(StrBytes::from_static_str("127.0.0.1"))
+                            .with_port(i32::from(port))
+                    });
                     let body = MetadataResponse::default()
-                        .with_brokers(vec![broker])
+                        .with_brokers(brokers.to_vec())
                         .with_controller_id(BrokerId(7));
                     frame(&rh, hv, &body, version)
                 }
                 ApiKey::IncrementalAlterConfigs => {
                     let request =
                         IncrementalAlterConfigsRequest::decode(&mut payload, version).unwrap();
-                    assert!(!request.resources.is_empty());
+                    for r in &request.resources {
+                        let op = r.configs[0].config_operation;
+                        configs
+                            .lock()
+                            .unwrap()
+                            .push(format!("{}{op}", r.resource_name.as_str()));
+                    }
                     frame(
                         &rh,
                         hv,
@@ -839,7 +898,8 @@ mod fake_broker {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let seen = Arc::new(Mutex::new(Vec::new()));
-        let server = tokio::spawn(serve(listener, port, 1, seen.clone()));
+        let configs = Arc::new(Mutex::new(Vec::new()));
+        let server = tokio::spawn(serve(listener, port, 1, seen.clone(), configs.clone()));
 
         let moves = vec![Move {
             topic: "t".into(),
@@ -868,17 +928,19 @@ mod fake_broker {
 
         // ApiVersions at v0, then every request at the highest version both sides speak.
         let keys: Vec<(i16, i16)> = seen.lock().unwrap().clone();
+        let throttle = [(44, 1); 4]; // the topic, then brokers 7, 8 and 9
+        let expected: Vec<(i16, i16)> = [(18, 0), (3, 12)]
+            .into_iter()
+            .chain(throttle)
+            .chain([(45, 0), (46, 0), (46, 0)])
+            .chain(throttle)
+            .collect();
+        assert_eq!(keys, expected);
+        // Resource name and operation (0 set, 1 delete) of every config change, in order.
+        let changes = configs.lock().unwrap().clone();
         assert_eq!(
-            keys,
-            vec![
-                (18, 0),
-                (3, 12),
-                (44, 1),
-                (45, 0),
-                (46, 0),
-                (46, 0),
-                (44, 1)
-            ]
+            changes,
+            vec!["t0", "70", "80", "90", "t1", "71", "81", "91"]
         );
     }
 

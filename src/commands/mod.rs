@@ -6,7 +6,9 @@ use crate::cli::{Cli, Command};
 pub mod chaos;
 pub mod delete;
 pub mod deploy;
+pub mod scale;
 pub mod status;
+pub mod topics;
 
 pub async fn run(cli: Cli) -> Result<()> {
     let Cli { global, command } = cli;
@@ -15,8 +17,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Status(args) => status::run(&global, args).await,
         Command::Delete(args) => delete::run(&global, args).await,
         Command::Chaos(args) => chaos::run(&global, args).await,
-        Command::Scale(_) | Command::Topics(_) => {
-            anyhow::bail!("this command is not available in this build")
-        }
+        Command::Scale(args) => scale::run(&global, &args).await,
+        Command::Topics(args) => topics::run(&global, &args).await,
     }
 }

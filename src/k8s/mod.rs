@@ -5,6 +5,7 @@ pub mod client;
 pub mod discovery;
 pub mod errors;
 pub mod pods;
+pub mod statefulset;
 pub mod workloads;
 
 pub use client::{connect, Cluster};

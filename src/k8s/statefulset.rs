@@ -156,14 +156,23 @@ impl StatefulSets {
         let mut seen: BTreeMap<String, PodSummary> = BTreeMap::new();
         let mut listing: BTreeMap<String, PodSummary> = BTreeMap::new();
         let mut last_report: Option<Vec<String>> = None;
+        // Judge only complete views: not before the first listing is done, nor mid re-list
+        // (an empty view at start would otherwise read as "every pod is gone").
+        let mut listed = false;
         let wait = async {
             while let Some(event) = stream.try_next().await? {
                 match event {
-                    watcher::Event::Init => listing.clear(),
+                    watcher::Event::Init => {
+                        listing.clear();
+                        listed = false;
+                    }
                     watcher::Event::InitApply(pod) => {
                         listing.insert(pod.name_any(), PodSummary::of(&pod));
                     }
-                    watcher::Event::InitDone => seen = std::mem::take(&mut listing),
+                    watcher::Event::InitDone => {
+                        seen = std::mem::take(&mut listing);
+                        listed = true;
+                    }
                     watcher::Event::Apply(pod) => {
                         seen.insert(pod.name_any(), PodSummary::of(&pod));
                     }
@@ -171,8 +180,8 @@ impl StatefulSets {
                         seen.remove(&pod.name_any());
                     }
                 }
-                if !listing.is_empty() {
-                    continue; // mid re-list
+                if !listed {
+                    continue;
                 }
                 let blocking = done(&seen);
                 if blocking.is_empty() {

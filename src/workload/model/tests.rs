@@ -1,7 +1,7 @@
 use std::collections::{HashMap, HashSet};
 
 use super::catalog::{Species, CATEGORIES};
-use super::geo::{distance_km, state_index, CITIES, STATES};
+use super::geo::{distance_km, state_index, City, CITIES, STATES};
 use super::*;
 
 fn generator(seed: u64, stores: usize, customers: usize) -> Generator {

@@ -155,7 +155,14 @@ impl Generator {
             .map(|_| {
                 let store = world.random_range(0..stores.len());
                 let city = neighbours.sample(stores[store].city, &mut world);
-                sampler.sample(&mut world, store as u32, city, CATEGORIES, &mut stock)
+                sampler.sample(
+                    &mut world,
+                    TRIGGER_LEAD_DAYS,
+                    store as u32,
+                    city,
+                    CATEGORIES,
+                    &mut stock,
+                )
             })
             .collect();
 

@@ -7,6 +7,7 @@
 //! - in-cluster addresses: Kafka `kapture-kafka:9092`, Redis `kapture-redis:6379`,
 //!   Postgres `kapture-postgres:5432` (user and database `kapture`, password from Secret
 //!   `kapture-postgres` key `password`), order service `http://kapture-order-service:8080`.
+pub mod model;
 pub mod transaction;
 
 /// Environment variables every role reads (clap `env = ...`), set by the manifests.

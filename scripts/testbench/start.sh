@@ -91,7 +91,9 @@ wait_until() {
   shift 3
   local deadline=$((SECONDS + WAIT_SECS))
   while ((SECONDS < deadline)); do
-    if [[ -n "$name" ]] && ! tb_pid "$DIR" "$name" >/dev/null; then
+    # Liveness only: right after the fork the process may not have exec'd its binary yet, so
+    # tb_pid's executable check would misread a starting server as a dead one.
+    if [[ -n "$name" ]] && ! tb_alive "$(<"$DIR/$name.pid")"; then
       tb_log "$name exited while waiting for: $desc; last lines of $logfile:"
       tail -n 30 "$logfile" >&2 || true
       tb_die "$name did not start"

@@ -1,0 +1,475 @@
+//! Load generator: transactions from the model, paced by a token bucket, sent to the order
+//! service over HTTP or produced straight to Kafka. Acknowledged ids are recorded so that
+//! `verify` can prove nothing acknowledged was lost.
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use futures::stream::{FuturesUnordered, StreamExt};
+use futures::FutureExt;
+use rdkafka::error::KafkaError;
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use rdkafka::types::RDKafkaErrorCode;
+use rdkafka::util::Timeout;
+use redis::AsyncCommands;
+use serde::Serialize;
+use tokio::sync::{mpsc, Semaphore};
+use tokio::task::JoinSet;
+
+use super::cli::LoadgenArgs;
+use super::kafka_config;
+use super::metrics::{self, Metrics};
+use super::model::{Generator, GeneratorConfig};
+use super::rate::TokenBucket;
+use super::shutdown::Shutdown;
+use super::stats::{LatencySummary, Samples};
+
+/// When the run ends (pure).
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub count: Option<u64>,
+    pub duration: Option<Duration>,
+}
+
+impl Limits {
+    pub fn reached(&self, sent: u64, elapsed: Duration) -> bool {
+        self.count.is_some_and(|c| sent >= c) || self.duration.is_some_and(|d| elapsed >= d)
+    }
+}
+
+/// Printed as JSON on stdout at the end of a run.
+#[derive(Debug, Serialize)]
+pub struct Summary {
+    pub mode: &'static str,
+    pub sent: u64,
+    pub acked: u64,
+    pub failed: u64,
+    /// Failures by HTTP status or error kind.
+    pub failures: BTreeMap<String, u64>,
+    pub elapsed_s: f64,
+    pub sent_per_s: f64,
+    pub acked_per_s: f64,
+    pub latency: LatencySummary,
+}
+
+#[derive(Default)]
+struct Tally {
+    sent: u64,
+    acked: u64,
+    failures: BTreeMap<String, u64>,
+    samples: Samples,
+}
+
+impl Tally {
+    fn fail(&mut self, metrics: &Metrics, reason: String) {
+        metrics.fail(&reason);
+        *self.failures.entry(reason).or_default() += 1;
+    }
+
+    fn summary(mut self, mode: &'static str, elapsed: Duration) -> Summary {
+        let secs = elapsed.as_secs_f64().max(1e-9);
+        Summary {
+            mode,
+            sent: self.sent,
+            acked: self.acked,
+            failed: self.failures.values().sum(),
+            failures: std::mem::take(&mut self.failures),
+            elapsed_s: secs,
+            sent_per_s: self.sent as f64 / secs,
+            acked_per_s: self.acked as f64 / secs,
+            latency: self.samples.summary(),
+        }
+    }
+}
+
+fn generator(args: &LoadgenArgs) -> Generator {
+    Generator::new(GeneratorConfig {
+        seed: args.seed,
+        stores: args.stores as usize,
+        customers: args.customers as usize,
+        ..Default::default()
+    })
+}
+
+/// Paces the sender; `None` when the rate is unlimited.
+struct Pacer {
+    bucket: Option<TokenBucket>,
+    start: Instant,
+}
+
+impl Pacer {
+    fn new(rate: f64) -> Self {
+        let start = Instant::now();
+        Self {
+            bucket: (rate > 0.0).then(|| TokenBucket::new(rate, Duration::ZERO)),
+            start,
+        }
+    }
+
+    async fn wait(&mut self) {
+        if let Some(b) = &mut self.bucket {
+            let wait = b.reserve(self.start.elapsed());
+            // Sub-millisecond waits are absorbed by the bucket's reservation accounting.
+            if wait >= Duration::from_millis(1) {
+                tokio::time::sleep(wait).await;
+            }
+        }
+    }
+}
+
+pub async fn run(args: LoadgenArgs, shutdown: Shutdown) -> Result<()> {
+    if let Some(path) = &args.dump {
+        let count = args.count.context("--dump needs --count")?;
+        return dump(&args, path, count);
+    }
+    let metrics = Metrics::new("loadgen");
+    metrics::serve(
+        args.metrics.metrics_listen,
+        metrics.clone(),
+        shutdown.clone(),
+    )
+    .await?;
+    let (ack_tx, ack_task) = start_ack_writer(&args).await?;
+    metrics.set_ready(true);
+    let limits = Limits {
+        count: args.count,
+        duration: args.duration,
+    };
+    let summary = if args.direct {
+        run_direct(&args, limits, &metrics, ack_tx, shutdown).await?
+    } else {
+        run_http(&args, limits, &metrics, ack_tx, shutdown).await?
+    };
+    let recorded = ack_task.await.context("ack writer panicked")??;
+    tracing::info!(recorded, "acknowledged ids recorded");
+    println!("{}", serde_json::to_string(&summary)?);
+    Ok(())
+}
+
+fn dump(args: &LoadgenArgs, path: &Path, count: u64) -> Result<()> {
+    let file =
+        std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
+    let mut out = std::io::BufWriter::new(file);
+    let mut generator = generator(args);
+    for _ in 0..count {
+        serde_json::to_writer(&mut out, &generator.next_transaction())?;
+        out.write_all(b"\n")?;
+    }
+    out.flush()
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}
+
+type AckSender = Option<mpsc::Sender<String>>;
+
+/// Records acknowledged ids (file and/or Redis set) in the background; the task ends, having
+/// flushed everything, once every sender is dropped, and returns how many ids it recorded.
+async fn start_ack_writer(
+    args: &LoadgenArgs,
+) -> Result<(AckSender, tokio::task::JoinHandle<Result<u64>>)> {
+    let mut file = match &args.ack_file {
+        Some(p) => {
+            let f = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(p)
+                .with_context(|| format!("opening ack file {}", p.display()))?;
+            Some((std::io::BufWriter::new(f), p.clone()))
+        }
+        None => None,
+    };
+    let mut redis = if args.ack_redis {
+        let client = redis::Client::open(args.redis.redis_url.as_str())
+            .with_context(|| format!("parsing Redis URL {}", args.redis.redis_url))?;
+        let conn = client
+            .get_multiplexed_async_connection()
+            .await
+            .with_context(|| format!("connecting to Redis {}", args.redis.redis_url))?;
+        Some((conn, args.kafka.names(&args.redis.redis_prefix).acked_set()))
+    } else {
+        None
+    };
+    if file.is_none() && redis.is_none() {
+        return Ok((None, tokio::spawn(async { Ok(0) })));
+    }
+    let (tx, mut rx) = mpsc::channel::<String>(65_536);
+    let task = tokio::spawn(async move {
+        let mut buf = Vec::with_capacity(4096);
+        let mut recorded = 0u64;
+        while rx.recv_many(&mut buf, 4096).await > 0 {
+            if let Some((w, path)) = &mut file {
+                for id in &buf {
+                    writeln!(w, "{id}").with_context(|| format!("writing {}", path.display()))?;
+                }
+            }
+            if let Some((conn, key)) = &mut redis {
+                let _: u64 = conn
+                    .sadd(key.as_str(), &buf)
+                    .await
+                    .with_context(|| format!("SADD {key}"))?;
+            }
+            recorded += buf.len() as u64;
+            buf.clear();
+        }
+        if let Some((w, path)) = &mut file {
+            w.flush()
+                .with_context(|| format!("flushing {}", path.display()))?;
+            w.get_ref()
+                .sync_all()
+                .with_context(|| format!("syncing {}", path.display()))?;
+        }
+        Ok(recorded)
+    });
+    Ok((Some(tx), task))
+}
+
+async fn ack(tx: &AckSender, id: String) {
+    if let Some(tx) = tx {
+        // The writer only stops early on an I/O error, which its task reports.
+        let _ = tx.send(id).await;
+    }
+}
+
+enum HttpOutcome {
+    Acked(String, Duration),
+    Status(u16),
+    Error(&'static str),
+}
+
+async fn run_http(
+    args: &LoadgenArgs,
+    limits: Limits,
+    metrics: &Arc<Metrics>,
+    ack_tx: AckSender,
+    shutdown: Shutdown,
+) -> Result<Summary> {
+    let concurrency = args.concurrency as usize;
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(concurrency)
+        .timeout(Duration::from_secs(30))
+        .build()
+        .context("building the HTTP client")?;
+    let url = format!(
+        "{}/transactions",
+        args.order_service_url.trim_end_matches('/')
+    );
+    let permits = Arc::new(Semaphore::new(concurrency));
+    let mut generator = generator(args);
+    let mut pacer = Pacer::new(args.rate);
+    let mut tally = Tally::default();
+    let mut tasks: JoinSet<HttpOutcome> = JoinSet::new();
+    tracing::info!(%url, rate = args.rate, concurrency, "loadgen (HTTP) starting");
+
+    let handle = |outcome: HttpOutcome, tally: &mut Tally| -> Option<String> {
+        match outcome {
+            HttpOutcome::Acked(id, latency) => {
+                tally.acked += 1;
+                tally.samples.record(latency);
+                metrics.produced.inc();
+                metrics.latency.observe(latency.as_secs_f64());
+                Some(id)
+            }
+            HttpOutcome::Status(s) => {
+                tally.fail(metrics, format!("http_{s}"));
+                None
+            }
+            HttpOutcome::Error(kind) => {
+                tally.fail(metrics, kind.to_owned());
+                None
+            }
+        }
+    };
+
+    while !shutdown.is_triggered() && !limits.reached(tally.sent, pacer.start.elapsed()) {
+        pacer.wait().await;
+        let permit = permits
+            .clone()
+            .acquire_owned()
+            .await
+            .context("semaphore closed")?;
+        let txn = generator.next_transaction();
+        let body = serde_json::to_vec(&txn)?;
+        let (client, url) = (client.clone(), url.clone());
+        tasks.spawn(async move {
+            let _permit = permit;
+            let started = Instant::now();
+            let sent = client
+                .post(&url)
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await;
+            match sent {
+                Ok(r) if r.status().is_success() => HttpOutcome::Acked(txn.id, started.elapsed()),
+                Ok(r) => HttpOutcome::Status(r.status().as_u16()),
+                Err(e) if e.is_timeout() => HttpOutcome::Error("timeout"),
+                Err(e) if e.is_connect() => HttpOutcome::Error("connect"),
+                Err(_) => HttpOutcome::Error("http"),
+            }
+        });
+        tally.sent += 1;
+        while let Some(done) = tasks.try_join_next() {
+            if let Some(id) = handle(done.context("request task panicked")?, &mut tally) {
+                ack(&ack_tx, id).await;
+            }
+        }
+    }
+    // Intake stopped: let every request in flight finish so its outcome is recorded.
+    while let Some(done) = tasks.join_next().await {
+        if let Some(id) = handle(done.context("request task panicked")?, &mut tally) {
+            ack(&ack_tx, id).await;
+        }
+    }
+    Ok(tally.summary("http", pacer.start.elapsed()))
+}
+
+type Delivery = (
+    String,
+    Instant,
+    Result<
+        rdkafka::producer::future_producer::OwnedDeliveryResult,
+        futures::channel::oneshot::Canceled,
+    >,
+);
+
+async fn run_direct(
+    args: &LoadgenArgs,
+    limits: Limits,
+    metrics: &Arc<Metrics>,
+    ack_tx: AckSender,
+    shutdown: Shutdown,
+) -> Result<Summary> {
+    let names = args.kafka.names(&args.redis.redis_prefix);
+    let topic = names.source_topic();
+    let admin = kafka_config::admin(&args.kafka.kafka_bootstrap)?;
+    kafka_config::ensure_topics(
+        &admin,
+        std::slice::from_ref(&topic),
+        args.kafka.partitions,
+        args.kafka.replication_factor,
+    )
+    .await?;
+    let producer: FutureProducer = kafka_config::producer(&args.kafka.kafka_bootstrap)?;
+    let mut generator = generator(args);
+    let mut pacer = Pacer::new(args.rate);
+    let mut tally = Tally::default();
+    let mut inflight = FuturesUnordered::new();
+    tracing::info!(%topic, rate = args.rate, "loadgen (direct) starting");
+
+    let handle = |(id, started, result): Delivery, tally: &mut Tally| -> Option<String> {
+        match result {
+            Ok(Ok(_)) => {
+                let latency = started.elapsed();
+                tally.acked += 1;
+                tally.samples.record(latency);
+                metrics.produced.inc();
+                metrics.latency.observe(latency.as_secs_f64());
+                Some(id)
+            }
+            Ok(Err((e, _))) => {
+                tracing::debug!(%id, error = %e, "delivery failed");
+                tally.fail(metrics, "delivery".into());
+                None
+            }
+            Err(_) => {
+                tally.fail(metrics, "canceled".into());
+                None
+            }
+        }
+    };
+
+    let mut payload = Vec::with_capacity(2048);
+    while !shutdown.is_triggered() && !limits.reached(tally.sent, pacer.start.elapsed()) {
+        pacer.wait().await;
+        let txn = generator.next_transaction();
+        payload.clear();
+        serde_json::to_writer(&mut payload, &txn)?;
+        let id = txn.id;
+        loop {
+            let record = FutureRecord::to(&topic)
+                .key(id.as_str())
+                .payload(&payload[..]);
+            match producer.send_result(record) {
+                Ok(fut) => {
+                    let started = Instant::now();
+                    let id = id.clone();
+                    inflight.push(fut.map(move |r| (id, started, r)));
+                    tally.sent += 1;
+                    break;
+                }
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
+                    // librdkafka's queue is full: wait for a delivery to make room.
+                    match inflight.next().await {
+                        Some(done) => {
+                            if let Some(id) = handle(done, &mut tally) {
+                                ack(&ack_tx, id).await;
+                            }
+                        }
+                        None => tokio::time::sleep(Duration::from_millis(1)).await,
+                    }
+                }
+                Err((e, _)) => {
+                    tally.sent += 1;
+                    tally.fail(metrics, "enqueue".into());
+                    tracing::warn!(%id, error = %e, "could not enqueue");
+                    break;
+                }
+            }
+        }
+        while let Some(Some(done)) = inflight.next().now_or_never() {
+            if let Some(id) = handle(done, &mut tally) {
+                ack(&ack_tx, id).await;
+            }
+        }
+    }
+    while let Some(done) = inflight.next().await {
+        if let Some(id) = handle(done, &mut tally) {
+            ack(&ack_tx, id).await;
+        }
+    }
+    producer
+        .flush(Timeout::After(Duration::from_secs(30)))
+        .context("flushing the producer")?;
+    Ok(tally.summary("direct", pacer.start.elapsed()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_by_count_duration_or_neither() {
+        let none = Limits {
+            count: None,
+            duration: None,
+        };
+        assert!(!none.reached(u64::MAX, Duration::from_secs(86_400)));
+        let count = Limits {
+            count: Some(10),
+            duration: None,
+        };
+        assert!(!count.reached(9, Duration::ZERO));
+        assert!(count.reached(10, Duration::ZERO));
+        let both = Limits {
+            count: Some(10),
+            duration: Some(Duration::from_secs(1)),
+        };
+        assert!(both.reached(1, Duration::from_secs(1)));
+        assert!(!both.reached(1, Duration::from_millis(999)));
+    }
+
+    #[test]
+    fn summary_rates_and_failures() {
+        let mut t = Tally {
+            sent: 10,
+            acked: 8,
+            ..Default::default()
+        };
+        t.failures.insert("http_503".into(), 2);
+        let s = t.summary("http", Duration::from_secs(2));
+        assert_eq!((s.failed, s.sent_per_s, s.acked_per_s), (2, 5.0, 4.0));
+    }
+}

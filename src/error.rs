@@ -18,7 +18,12 @@ pub enum KaptureError {
     #[error("unauthorized: the cluster rejected the credentials of context {context:?} (401)")]
     Unauthorized { context: String },
     #[error("forbidden: {user} cannot {verb} {resource}{}", in_namespace(.namespace))]
-    Forbidden { user: String, verb: String, resource: String, namespace: Option<String> },
+    Forbidden {
+        user: String,
+        verb: String,
+        resource: String,
+        namespace: Option<String>,
+    },
     #[error("eviction of pod {pod} blocked by PodDisruptionBudget {pdb}")]
     BlockedByPdb { pod: String, pdb: String },
     #[error("{0}")]
@@ -26,7 +31,9 @@ pub enum KaptureError {
 }
 
 fn in_namespace(ns: &Option<String>) -> String {
-    ns.as_ref().map(|n| format!(" in namespace {n:?}")).unwrap_or_default()
+    ns.as_ref()
+        .map(|n| format!(" in namespace {n:?}"))
+        .unwrap_or_default()
 }
 
 impl KaptureError {

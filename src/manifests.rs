@@ -44,7 +44,12 @@ impl Component {
     /// The manifest parts (file names without number and extension) this component renders.
     pub fn parts(self) -> &'static [&'static str] {
         match self {
-            Component::Kafka => &["zookeeper", "kafka-controller", "kafka-broker", "kafka-topics"],
+            Component::Kafka => &[
+                "zookeeper",
+                "kafka-controller",
+                "kafka-broker",
+                "kafka-topics",
+            ],
             Component::Redis => &["redis"],
             Component::Postgres => &["postgres"],
             Component::OrderService => &["order-service"],
@@ -122,10 +127,18 @@ pub struct Manifest {
 
 impl Manifest {
     pub fn kind(&self) -> &str {
-        self.object.types.as_ref().map(|t| t.kind.as_str()).unwrap_or("")
+        self.object
+            .types
+            .as_ref()
+            .map(|t| t.kind.as_str())
+            .unwrap_or("")
     }
     pub fn api_version(&self) -> &str {
-        self.object.types.as_ref().map(|t| t.api_version.as_str()).unwrap_or("")
+        self.object
+            .types
+            .as_ref()
+            .map(|t| t.api_version.as_str())
+            .unwrap_or("")
     }
     pub fn name(&self) -> &str {
         self.object.metadata.name.as_deref().unwrap_or("")
@@ -163,7 +176,12 @@ pub fn validate(params: &RenderParams) -> Result<(), String> {
 /// Renders the selected components into labelled objects, in apply order.
 pub fn render(params: &RenderParams) -> Result<Vec<Manifest>> {
     validate(params).map_err(|m| crate::error::KaptureError::InvalidInput(m))?;
-    let wanted: Vec<&str> = params.components.iter().flat_map(|c| c.parts()).copied().collect();
+    let wanted: Vec<&str> = params
+        .components
+        .iter()
+        .flat_map(|c| c.parts())
+        .copied()
+        .collect();
     let context = template_context(params);
     let env = minijinja_env();
     let mut out = Vec::new();
@@ -175,13 +193,17 @@ pub fn render(params: &RenderParams) -> Result<Vec<Manifest>> {
             .render_str(text, &context)
             .with_context(|| format!("rendering manifest {part}"))?;
         for doc in serde_yaml::Deserializer::from_str(&rendered) {
-            let value = Value::deserialize(doc).with_context(|| format!("parsing manifest {part}"))?;
+            let value =
+                Value::deserialize(doc).with_context(|| format!("parsing manifest {part}"))?;
             if value.is_null() {
                 continue;
             }
             let object = labelled(value, &part, &params.namespace)
                 .with_context(|| format!("in manifest {part}"))?;
-            out.push(Manifest { part: part.clone(), object });
+            out.push(Manifest {
+                part: part.clone(),
+                object,
+            });
         }
     }
     Ok(out)

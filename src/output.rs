@@ -28,7 +28,10 @@ pub fn render<T: Tabular>(format: OutputFormat, value: &T) -> Result<String> {
             for row in value.rows() {
                 table.add_row(row);
             }
-            let mut text = table.lines().map(|l| l.trim_end().to_string() + "\n").collect::<String>();
+            let mut text = table
+                .lines()
+                .map(|l| l.trim_end().to_string() + "\n")
+                .collect::<String>();
             for line in value.footer() {
                 text.push_str(&line);
                 text.push('\n');

@@ -1,4 +1,6 @@
 //! kapture-worker: the workload roles. Parse, init logging, dispatch.
+use std::io::IsTerminal;
+
 use clap::Parser;
 use kapture::workload::cli::{Role, WorkerCli};
 use kapture::workload::shutdown::Shutdown;
@@ -13,6 +15,7 @@ fn main() {
     let cli = WorkerCli::parse();
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_new(&cli.log).unwrap_or_else(|e| {
                 eprintln!("error: invalid --log filter {:?}: {e}", cli.log);

@@ -6,9 +6,11 @@ use clap::Args;
 use super::parse_duration;
 
 #[derive(Debug, Args)]
-#[command(after_help = "Only objects labelled app.kubernetes.io/part-of=kapture are deleted.\n\
+#[command(
+    after_help = "Only objects labelled app.kubernetes.io/part-of=kapture are deleted.\n\
 On a terminal you are asked to confirm, naming the context and namespace; elsewhere pass --yes.\n\n\
-Examples:\n  kubectl kapture delete\n  kubectl kapture delete --namespace-too --yes\n  kubectl kapture delete --dry-run")]
+Examples:\n  kubectl kapture delete\n  kubectl kapture delete --namespace-too --yes\n  kubectl kapture delete --dry-run"
+)]
 pub struct DeleteArgs {
     /// Delete the namespace as well (only when Kapture created it).
     #[arg(long)]

@@ -69,4 +69,3 @@ pub struct DeployArgs {
     #[arg(long)]
     pub force_conflicts: bool,
 }
-

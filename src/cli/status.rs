@@ -6,9 +6,11 @@ use clap::Args;
 use super::parse_duration;
 
 #[derive(Debug, Args)]
-#[command(after_help = "Exit code: 0 when Kapture is deployed in the namespace, 1 when it is absent.\n\n\
+#[command(
+    after_help = "Exit code: 0 when Kapture is deployed in the namespace, 1 when it is absent.\n\n\
 Examples:\n  kubectl kapture status\n  kubectl kapture status -o json | jq '.components[] | select(.state != \"Ready\")'\n  \
-kubectl kapture status --watch")]
+kubectl kapture status --watch"
+)]
 pub struct StatusArgs {
     /// Refresh the table in place until interrupted (Ctrl-C).
     #[arg(short = 'w', long)]

@@ -34,7 +34,11 @@ pub async fn connect(global: &GlobalArgs) -> Result<Cluster> {
     let context = match &global.context {
         Some(name) => {
             if !kubeconfig.contexts.iter().any(|c| &c.name == name) {
-                let known: Vec<_> = kubeconfig.contexts.iter().map(|c| c.name.as_str()).collect();
+                let known: Vec<_> = kubeconfig
+                    .contexts
+                    .iter()
+                    .map(|c| c.name.as_str())
+                    .collect();
                 return Err(KaptureError::InvalidInput(format!(
                     "context {name:?} not found in kubeconfig (known: {})",
                     known.join(", ")

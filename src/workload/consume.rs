@@ -4,7 +4,9 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::error::KafkaError;
 use rdkafka::message::{Message, OwnedMessage};
+use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{Offset, TopicPartitionList};
 
 use super::kafka_config::LagContext;
@@ -31,6 +33,11 @@ pub async fn next_batch(
         };
         match received {
             Ok(m) => batch.push(m.detach()),
+            // A regex subscription reports this until the first matching topic exists.
+            Err(KafkaError::MessageConsumption(RDKafkaErrorCode::UnknownTopicOrPartition)) => {
+                tracing::debug!("no subscribed topic exists yet");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
             Err(e) => {
                 metrics.fail("consume");
                 tracing::warn!(error = %e, "consume error");

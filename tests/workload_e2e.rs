@@ -56,11 +56,21 @@ fn http(port: u16, method: &str, path: &str, body: &[u8]) -> std::io::Result<(u1
 }
 
 fn wait_until(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) {
+    wait_or(what, timeout, &mut check, String::new)
+}
+
+fn wait_or(
+    what: &str,
+    timeout: Duration,
+    check: &mut dyn FnMut() -> bool,
+    context: impl Fn() -> String,
+) {
     let start = Instant::now();
     while !check() {
         assert!(
             start.elapsed() < timeout,
-            "timed out after {timeout:?} waiting for {what}"
+            "timed out after {timeout:?} waiting for {what}\n{}",
+            context()
         );
         std::thread::sleep(Duration::from_millis(250));
     }
@@ -157,6 +167,11 @@ impl Flow {
         if role == "order-service" {
             cmd.arg("--listen")
                 .arg(format!("127.0.0.1:{}", self.api_port));
+        } else {
+            // Static group membership, as a StatefulSet pod name would give: a restarted
+            // consumer takes its predecessor's place (noida-db never expires a member that
+            // died without leaving the group, so a fresh member would wait forever).
+            cmd.env("KAPTURE_GROUP_INSTANCE_ID", format!("{role}-0"));
         }
         let log = File::options()
             .create(true)
@@ -309,6 +324,31 @@ impl Flow {
 
     fn metrics_text(&self, role: &str) -> String {
         http(self.metrics[role], "GET", "/metrics", b"").unwrap().1
+    }
+
+    /// Waits until Postgres and the Redis sink both hold at least `n` transactions.
+    fn wait_drained(&self, n: u64) {
+        let context = || {
+            format!(
+                "postgres rows {}, redis processed {}\n{}",
+                self.pg_count(),
+                self.redis_processed(),
+                self.logs()
+            )
+        };
+        let limit = Duration::from_secs(300);
+        wait_or(
+            "Postgres to hold every transaction",
+            limit,
+            &mut || self.pg_count() >= n,
+            context,
+        );
+        wait_or(
+            "the Redis sink to count every transaction",
+            limit,
+            &mut || self.redis_processed() >= n,
+            context,
+        );
     }
 
     fn logs(&self) -> String {
@@ -473,16 +513,7 @@ fn pipeline_delivers_every_acknowledged_transaction() {
         flow.logs()
     );
 
-    wait_until(
-        "Postgres to hold every transaction",
-        Duration::from_secs(300),
-        || flow.pg_count() >= TOTAL,
-    );
-    wait_until(
-        "the Redis sink to count every transaction",
-        Duration::from_secs(300),
-        || flow.redis_processed() >= TOTAL,
-    );
+    flow.wait_drained(TOTAL);
     eprintln!("pipeline drained after {:?}", started.elapsed());
 
     let (code, report) = flow.verify(&["--ack-file", ack.to_str().unwrap()]);
@@ -551,16 +582,7 @@ fn chaos_kills_lose_and_duplicate_nothing() {
     );
     assert_eq!(flow.restarts, 6);
 
-    wait_until(
-        "Postgres to hold every acknowledged transaction",
-        Duration::from_secs(300),
-        || flow.pg_count() >= acked,
-    );
-    wait_until(
-        "the Redis sink to count every transaction",
-        Duration::from_secs(300),
-        || flow.redis_processed() >= flow.pg_count(),
-    );
+    flow.wait_drained(acked);
     eprintln!("pipeline drained after {:?}", started.elapsed());
 
     let (code, report) = flow.verify(&["--ack-redis"]);
@@ -596,12 +618,7 @@ fn verify_reports_duplicates_and_losses() {
         .unwrap();
     let summary = flow.run_loadgen(child, Duration::from_secs(120));
     assert_eq!(summary["acked"], 500);
-    wait_until("Postgres rows", Duration::from_secs(120), || {
-        flow.pg_count() >= 500
-    });
-    wait_until("Redis aggregates", Duration::from_secs(120), || {
-        flow.redis_processed() >= 500
-    });
+    flow.wait_drained(500);
     let (code, report) = flow.verify(&["--ack-file", ack.to_str().unwrap()]);
     assert_eq!((code, &report["ok"]), (0, &Value::Bool(true)), "{report:#}");
 

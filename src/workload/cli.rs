@@ -96,6 +96,10 @@ pub struct ConsumerArgs {
     /// Consumer group id (the topic prefix is prepended).
     #[arg(long, env = env::GROUP_ID)]
     pub group_id: Option<String>,
+    /// Static group membership id (e.g. the pod name): a restarted consumer with the same id
+    /// gets its partitions back at once instead of waiting for the dead member to expire.
+    #[arg(long, env = env::GROUP_INSTANCE_ID)]
+    pub group_instance_id: Option<String>,
     /// Largest batch processed (and committed) at once.
     #[arg(long, env = env::BATCH_SIZE, default_value_t = 500, value_parser = clap::value_parser!(u64).range(1..=100_000))]
     pub batch_size: u64,

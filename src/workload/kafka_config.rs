@@ -7,6 +7,7 @@ use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::{ClientContext, DefaultClientContext};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{ConsumerContext, StreamConsumer};
+use rdkafka::error::KafkaError;
 use rdkafka::producer::FutureProducer;
 use rdkafka::statistics::Statistics;
 use rdkafka::types::RDKafkaErrorCode;
@@ -28,23 +29,41 @@ pub fn producer_settings(bootstrap: &str) -> Vec<(&'static str, String)> {
 /// Consumer settings: manual commits only (at-least-once: a role commits what it has
 /// finished), start from the beginning of new groups, statistics for the lag gauge, and a
 /// short metadata refresh so regex subscriptions see new per-state topics quickly.
-pub fn consumer_settings(bootstrap: &str, group: &str) -> Vec<(&'static str, String)> {
-    vec![
+pub fn consumer_settings(
+    bootstrap: &str,
+    group: &str,
+    instance: Option<&str>,
+) -> Vec<(&'static str, String)> {
+    let mut settings = vec![
         ("bootstrap.servers", bootstrap.to_owned()),
         ("group.id", group.to_owned()),
         ("enable.auto.commit", "false".into()),
         ("enable.auto.offset.store", "false".into()),
         ("auto.offset.reset", "earliest".into()),
-        ("session.timeout.ms", "10000".into()),
+        ("session.timeout.ms", "6000".into()),
+        ("heartbeat.interval.ms", "2000".into()),
+        // Also the rebalance timeout: how long a rebalance waits for members that died
+        // without leaving (kill -9). Batches take well under a second, so 20 s is ample.
+        ("max.poll.interval.ms", "20000".into()),
         ("topic.metadata.refresh.interval.ms", "2000".into()),
         ("statistics.interval.ms", "5000".into()),
-    ]
+    ];
+    // Static membership: a restarted member with the same instance id takes its old place
+    // at once instead of waiting for the group to expire the dead one.
+    if let Some(id) = instance {
+        settings.push(("group.instance.id", id.to_owned()));
+    }
+    settings
 }
 
 fn client_config(settings: &[(&'static str, String)]) -> ClientConfig {
     let mut cfg = ClientConfig::new();
     for (k, v) in settings {
         cfg.set(*k, v);
+    }
+    // librdkafka debug contexts (e.g. "cgrp,topic"), logged through tracing.
+    if let Ok(debug) = std::env::var(super::env::KAFKA_DEBUG) {
+        cfg.set("debug", debug);
     }
     cfg
 }
@@ -61,6 +80,15 @@ pub struct LagContext {
 }
 
 impl ClientContext for LagContext {
+    fn error(&self, error: KafkaError, reason: &str) {
+        // A regex subscription reports this until its first topic exists: not an error.
+        if error.rdkafka_error_code() == Some(RDKafkaErrorCode::UnknownTopicOrPartition) {
+            tracing::debug!("librdkafka: {error}: {reason}");
+        } else {
+            tracing::error!("librdkafka: {error}: {reason}");
+        }
+    }
+
     fn stats(&self, stats: Statistics) {
         let parts = stats.topics.values().flat_map(|t| t.partitions.values());
         if let Some(lag) = total_lag(parts.map(|p| (p.partition, p.consumer_lag))) {
@@ -82,8 +110,13 @@ pub fn total_lag(parts: impl IntoIterator<Item = (i32, i64)>) -> Option<i64> {
     (!lags.is_empty()).then(|| lags.iter().sum())
 }
 
-pub fn consumer(bootstrap: &str, group: &str, lag: Gauge) -> Result<StreamConsumer<LagContext>> {
-    client_config(&consumer_settings(bootstrap, group))
+pub fn consumer(
+    bootstrap: &str,
+    group: &str,
+    instance: Option<&str>,
+    lag: Gauge,
+) -> Result<StreamConsumer<LagContext>> {
+    client_config(&consumer_settings(bootstrap, group, instance))
         .create_with_context(LagContext { lag })
         .with_context(|| format!("creating Kafka consumer (group {group}) for {bootstrap}"))
 }
@@ -140,7 +173,10 @@ mod tests {
 
     #[test]
     fn consumer_commits_manually() {
-        let s = consumer_settings("b:9092", "g");
+        let s = consumer_settings("b:9092", "g", None);
+        assert!(s.iter().all(|(k, _)| *k != "group.instance.id"));
+        let s = consumer_settings("b:9092", "g", Some("router-0"));
+        assert_eq!(get(&s, "group.instance.id"), "router-0");
         assert_eq!(get(&s, "enable.auto.commit"), "false");
         assert_eq!(get(&s, "enable.auto.offset.store"), "false");
         assert_eq!(get(&s, "group.id"), "g");

@@ -24,6 +24,7 @@ use super::kafka_config;
 use super::metrics::{self, Metrics};
 use super::model::{Generator, GeneratorConfig};
 use super::rate::TokenBucket;
+use super::redis_conn;
 use super::shutdown::Shutdown;
 use super::stats::{LatencySummary, Samples};
 
@@ -182,12 +183,7 @@ async fn start_ack_writer(
         None => None,
     };
     let mut redis = if args.ack_redis {
-        let client = redis::Client::open(args.redis.redis_url.as_str())
-            .with_context(|| format!("parsing Redis URL {}", args.redis.redis_url))?;
-        let conn = client
-            .get_multiplexed_async_connection()
-            .await
-            .with_context(|| format!("connecting to Redis {}", args.redis.redis_url))?;
+        let conn = redis_conn::connect(&redis_conn::client(&args.redis.redis_url)?).await?;
         Some((conn, args.kafka.names(&args.redis.redis_prefix).acked_set()))
     } else {
         None

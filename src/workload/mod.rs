@@ -17,6 +17,7 @@ pub mod names;
 pub mod offsets;
 pub mod order_service;
 pub mod rate;
+pub mod redis_conn;
 pub mod router;
 pub mod shutdown;
 pub mod sink_postgres;
@@ -47,6 +48,7 @@ pub mod env {
     pub const TOPIC_PREFIX: &str = "KAPTURE_TOPIC_PREFIX";
     pub const REDIS_PREFIX: &str = "KAPTURE_REDIS_PREFIX";
     pub const GROUP_ID: &str = "KAPTURE_GROUP_ID";
+    pub const GROUP_INSTANCE_ID: &str = "KAPTURE_GROUP_INSTANCE_ID";
     pub const BATCH_SIZE: &str = "KAPTURE_BATCH_SIZE";
     pub const CONCURRENCY: &str = "KAPTURE_CONCURRENCY";
     pub const DIRECT: &str = "KAPTURE_DIRECT";
@@ -59,4 +61,6 @@ pub mod env {
     pub const DUMP: &str = "KAPTURE_DUMP";
     pub const MAX_BODY: &str = "KAPTURE_MAX_BODY";
     pub const LOG: &str = "KAPTURE_LOG";
+    /// librdkafka `debug` contexts for every Kafka client (troubleshooting only).
+    pub const KAFKA_DEBUG: &str = "KAPTURE_KAFKA_DEBUG";
 }

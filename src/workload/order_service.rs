@@ -22,6 +22,7 @@ use super::cli::OrderServiceArgs;
 use super::kafka_config;
 use super::metrics::{self, Metrics};
 use super::names::Names;
+use super::redis_conn;
 use super::shutdown::Shutdown;
 use super::transaction::Transaction;
 use super::validation::parse_transaction;
@@ -48,8 +49,7 @@ pub async fn run(args: OrderServiceArgs, shutdown: Shutdown) -> Result<()> {
         producer: kafka_config::producer(&args.kafka.kafka_bootstrap)?,
         names,
         metrics: metrics.clone(),
-        redis_client: redis::Client::open(args.redis.redis_url.as_str())
-            .with_context(|| format!("parsing Redis URL {}", args.redis.redis_url))?,
+        redis_client: redis_conn::client(&args.redis.redis_url)?,
         redis: RwLock::new(None),
         kafka_up: AtomicBool::new(false),
     });
@@ -228,7 +228,7 @@ async fn redis_check(app: &App) -> bool {
             return true;
         }
     }
-    let connect = app.redis_client.get_multiplexed_async_connection();
+    let connect = redis_conn::connect(&app.redis_client);
     match tokio::time::timeout(Duration::from_secs(2), connect).await {
         Ok(Ok(conn)) => {
             *app.redis.write().await = Some(conn);

@@ -75,7 +75,12 @@ pub async fn run(args: RouterArgs, mut shutdown: Shutdown) -> Result<()> {
             .as_deref()
             .unwrap_or("kapture-router"),
     );
-    let consumer = kafka_config::consumer(bootstrap, &group, metrics.lag.clone())?;
+    let consumer = kafka_config::consumer(
+        bootstrap,
+        &group,
+        args.consumer.group_instance_id.as_deref(),
+        metrics.lag.clone(),
+    )?;
     consumer.subscribe(&[&names.source_topic()])?;
     metrics.set_ready(true);
     tracing::info!(%group, source = %names.source_topic(), "router up");

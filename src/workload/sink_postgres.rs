@@ -1,7 +1,7 @@
 //! Postgres sink: per-state topics -> table `<schema>.transactions` keyed by transaction id.
 //! A batch is inserted in one database transaction (ON CONFLICT DO NOTHING makes redelivery
 //! harmless), and Kafka offsets are committed only after the database commit.
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use rdkafka::consumer::Consumer;
@@ -126,15 +126,7 @@ pub async fn run(args: SinkPostgresArgs, mut shutdown: Shutdown) -> Result<()> {
     )
     .await?;
     let schema = &args.postgres.postgres_schema;
-    let mut client = connect(&args.postgres).await?;
-    client
-        .batch_execute(&create_sql(schema))
-        .await
-        .with_context(|| format!("creating {schema}.transactions"))?;
-    let insert = client
-        .prepare(&insert_sql(schema))
-        .await
-        .context("preparing the insert")?;
+    let mut writer = Writer::open(&args.postgres).await?;
 
     let names = args.kafka.names("");
     let group = names.group(
@@ -143,8 +135,12 @@ pub async fn run(args: SinkPostgresArgs, mut shutdown: Shutdown) -> Result<()> {
             .as_deref()
             .unwrap_or("kapture-sink-postgres"),
     );
-    let consumer =
-        kafka_config::consumer(&args.kafka.kafka_bootstrap, &group, metrics.lag.clone())?;
+    let consumer = kafka_config::consumer(
+        &args.kafka.kafka_bootstrap,
+        &group,
+        args.consumer.group_instance_id.as_deref(),
+        metrics.lag.clone(),
+    )?;
     consumer.subscribe(&[&names.state_topic_pattern()])?;
     metrics.set_ready(true);
     tracing::info!(%group, pattern = %names.state_topic_pattern(), table = %format!("{schema}.transactions"), "postgres sink up");
@@ -154,27 +150,9 @@ pub async fn run(args: SinkPostgresArgs, mut shutdown: Shutdown) -> Result<()> {
         let cols = columns(&batch, &metrics);
         if !cols.is_empty() {
             let started = Instant::now();
-            let tx = client
-                .transaction()
-                .await
-                .context("starting a Postgres transaction")?;
-            let inserted = tx
-                .execute(
-                    &insert,
-                    &[
-                        &cols.id,
-                        &cols.state,
-                        &cols.store,
-                        &cols.customer,
-                        &cols.total,
-                        &cols.items,
-                        &cols.time,
-                        &cols.topic,
-                    ],
-                )
-                .await
-                .context("inserting a batch")?;
-            tx.commit().await.context("committing a batch")?;
+            let inserted = writer
+                .write_retrying(&args.postgres, &cols, &metrics)
+                .await?;
             metrics.latency.observe(started.elapsed().as_secs_f64());
             metrics.produced.inc_by(inserted);
             if inserted < cols.len() as u64 {
@@ -188,6 +166,80 @@ pub async fn run(args: SinkPostgresArgs, mut shutdown: Shutdown) -> Result<()> {
     }
     tracing::info!("postgres sink stopped");
     Ok(())
+}
+
+/// Attempts per batch before the sink gives up (and exits without committing).
+const ATTEMPTS: u32 = 5;
+
+struct Writer {
+    client: tokio_postgres::Client,
+    insert: tokio_postgres::Statement,
+}
+
+impl Writer {
+    async fn open(pg: &PostgresArgs) -> Result<Self> {
+        let schema = &pg.postgres_schema;
+        let client = connect(pg).await?;
+        client
+            .batch_execute(&create_sql(schema))
+            .await
+            .with_context(|| format!("creating {schema}.transactions"))?;
+        let insert = client
+            .prepare(&insert_sql(schema))
+            .await
+            .context("preparing the insert")?;
+        Ok(Self { client, insert })
+    }
+
+    /// Inserts a batch in one transaction; returns the number of new rows.
+    async fn write(&mut self, c: &Columns) -> Result<u64> {
+        let tx = self
+            .client
+            .transaction()
+            .await
+            .context("starting a Postgres transaction")?;
+        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 8] = [
+            &c.id,
+            &c.state,
+            &c.store,
+            &c.customer,
+            &c.total,
+            &c.items,
+            &c.time,
+            &c.topic,
+        ];
+        let inserted = tx
+            .execute(&self.insert, &params)
+            .await
+            .context("inserting a batch")?;
+        tx.commit().await.context("committing a batch")?;
+        Ok(inserted)
+    }
+
+    /// The insert is idempotent, so a failed batch is retried on a fresh connection.
+    async fn write_retrying(
+        &mut self,
+        pg: &PostgresArgs,
+        c: &Columns,
+        metrics: &Metrics,
+    ) -> Result<u64> {
+        let mut attempt = 1;
+        loop {
+            match self.write(c).await {
+                Ok(n) => return Ok(n),
+                Err(e) if attempt < ATTEMPTS => {
+                    metrics.fail("postgres");
+                    tracing::warn!(error = %format!("{e:#}"), attempt, "batch insert failed; retrying");
+                    tokio::time::sleep(Duration::from_secs(attempt.into())).await;
+                    if let Ok(fresh) = Self::open(pg).await {
+                        *self = fresh;
+                    }
+                    attempt += 1;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
 }
 
 fn columns(batch: &[OwnedMessage], metrics: &Metrics) -> Columns {

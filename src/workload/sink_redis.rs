@@ -1,11 +1,12 @@
 //! Redis sink: per-state and per-store aggregates. One Lua script per batch adds each id to
 //! a processed set and increments the aggregates only if the id was new, so redelivered
 //! messages are not counted twice.
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use rdkafka::consumer::Consumer;
 use rdkafka::message::{Message, OwnedMessage};
+use redis::aio::MultiplexedConnection;
 use serde::Deserialize;
 
 use super::cli::SinkRedisArgs;
@@ -13,7 +14,11 @@ use super::consume::{commit_or_warn, next_batch};
 use super::kafka_config;
 use super::metrics::{self, Metrics};
 use super::names::Names;
+use super::redis_conn;
 use super::shutdown::Shutdown;
+
+/// Attempts per batch before the sink gives up (and exits without committing).
+const ATTEMPTS: u32 = 5;
 
 /// KEYS: processed set, state counts, store counts, store revenue.
 /// ARGV: groups of (id, state, store id, total cents). Returns how many ids were new.
@@ -79,12 +84,8 @@ pub async fn run(args: SinkRedisArgs, mut shutdown: Shutdown) -> Result<()> {
     )
     .await?;
     let names = args.kafka.names(&args.redis.redis_prefix);
-    let client = redis::Client::open(args.redis.redis_url.as_str())
-        .with_context(|| format!("parsing Redis URL {}", args.redis.redis_url))?;
-    let mut conn = client
-        .get_multiplexed_async_connection()
-        .await
-        .with_context(|| format!("connecting to Redis {}", args.redis.redis_url))?;
+    let client = redis_conn::client(&args.redis.redis_url)?;
+    let mut conn = redis_conn::connect(&client).await?;
     let script = redis::Script::new(AGGREGATE_SCRIPT);
     let keys = script_keys(&names);
 
@@ -94,8 +95,12 @@ pub async fn run(args: SinkRedisArgs, mut shutdown: Shutdown) -> Result<()> {
             .as_deref()
             .unwrap_or("kapture-sink-redis"),
     );
-    let consumer =
-        kafka_config::consumer(&args.kafka.kafka_bootstrap, &group, metrics.lag.clone())?;
+    let consumer = kafka_config::consumer(
+        &args.kafka.kafka_bootstrap,
+        &group,
+        args.consumer.group_instance_id.as_deref(),
+        metrics.lag.clone(),
+    )?;
     consumer.subscribe(&[&names.state_topic_pattern()])?;
     metrics.set_ready(true);
     tracing::info!(%group, pattern = %names.state_topic_pattern(), "redis sink up");
@@ -105,17 +110,7 @@ pub async fn run(args: SinkRedisArgs, mut shutdown: Shutdown) -> Result<()> {
         let argv = argv(&batch, &metrics);
         if !argv.is_empty() {
             let started = Instant::now();
-            let mut invocation = script.prepare_invoke();
-            for k in &keys {
-                invocation.key(k);
-            }
-            for a in &argv {
-                invocation.arg(a);
-            }
-            let new: u64 = invocation
-                .invoke_async(&mut conn)
-                .await
-                .context("running the aggregate script")?;
+            let new = aggregate(&client, &mut conn, &script, &keys, &argv, &metrics).await?;
             metrics.latency.observe(started.elapsed().as_secs_f64());
             metrics.produced.inc_by(new);
         }
@@ -123,6 +118,40 @@ pub async fn run(args: SinkRedisArgs, mut shutdown: Shutdown) -> Result<()> {
     }
     tracing::info!("redis sink stopped");
     Ok(())
+}
+
+/// Runs the script, retrying (it is idempotent) on a fresh connection after an error.
+async fn aggregate(
+    client: &redis::Client,
+    conn: &mut MultiplexedConnection,
+    script: &redis::Script,
+    keys: &[String],
+    argv: &[String],
+    metrics: &Metrics,
+) -> Result<u64> {
+    let mut attempt = 1;
+    loop {
+        let mut invocation = script.prepare_invoke();
+        for k in keys {
+            invocation.key(k);
+        }
+        for a in argv {
+            invocation.arg(a);
+        }
+        match invocation.invoke_async(conn).await {
+            Ok(new) => return Ok(new),
+            Err(e) if attempt < ATTEMPTS => {
+                metrics.fail("redis");
+                tracing::warn!(error = %e, attempt, "aggregate script failed; retrying");
+                tokio::time::sleep(Duration::from_secs(attempt.into())).await;
+                if let Ok(fresh) = redis_conn::connect(client).await {
+                    *conn = fresh;
+                }
+                attempt += 1;
+            }
+            Err(e) => return Err(e).context("running the aggregate script"),
+        }
+    }
 }
 
 fn argv(batch: &[OwnedMessage], metrics: &Metrics) -> Vec<String> {

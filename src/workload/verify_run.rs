@@ -10,6 +10,7 @@ use redis::AsyncCommands;
 
 use super::cli::VerifyArgs;
 use super::names::Names;
+use super::redis_conn;
 use super::sink_postgres;
 use super::verify::{compare, store_aggregates, Inputs, PgRow, Report};
 
@@ -20,14 +21,7 @@ pub async fn run(args: VerifyArgs) -> Result<Report> {
     let names = args.kafka.names(&args.redis.redis_prefix);
     let needs_redis = args.ack_redis || !args.no_redis;
     let mut redis = if needs_redis {
-        let client = redis::Client::open(args.redis.redis_url.as_str())
-            .with_context(|| format!("parsing Redis URL {}", args.redis.redis_url))?;
-        Some(
-            client
-                .get_multiplexed_async_connection()
-                .await
-                .with_context(|| format!("connecting to Redis {}", args.redis.redis_url))?,
-        )
+        Some(redis_conn::connect(&redis_conn::client(&args.redis.redis_url)?).await?)
     } else {
         None
     };

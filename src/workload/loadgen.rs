@@ -86,13 +86,36 @@ impl Tally {
     }
 }
 
-fn generator(args: &LoadgenArgs) -> Generator {
-    Generator::new(GeneratorConfig {
+fn generator(args: &LoadgenArgs) -> Result<Generator> {
+    let config = GeneratorConfig {
         seed: args.seed,
-        stores: args.stores as usize,
-        customers: args.customers as usize,
+        stores: usize::try_from(args.stores).context("--stores is too large")?,
+        customers: usize::try_from(args.customers).context("--customers is too large")?,
         ..Default::default()
-    })
+    };
+    config.validate().context("invalid generator settings")?;
+    Ok(Generator::new(config))
+}
+
+/// The transaction id of a generated payload. The model writes `id` first, so this is a
+/// prefix match; anything else falls back to parsing.
+pub fn payload_id(json: &[u8]) -> Result<String> {
+    if let Some(rest) = json.strip_prefix(br#"{"id":""#) {
+        if let Some(end) = rest.iter().position(|&b| b == b'"') {
+            if !rest[..end].contains(&b'\\') {
+                if let Ok(id) = std::str::from_utf8(&rest[..end]) {
+                    return Ok(id.to_owned());
+                }
+            }
+        }
+    }
+    #[derive(serde::Deserialize)]
+    struct IdOnly {
+        id: String,
+    }
+    Ok(serde_json::from_slice::<IdOnly>(json)
+        .context("generated payload has no id")?
+        .id)
 }
 
 /// Paces the sender; `None` when the rate is unlimited.
@@ -154,10 +177,12 @@ fn dump(args: &LoadgenArgs, path: &Path, count: u64) -> Result<()> {
     let file =
         std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
     let mut out = std::io::BufWriter::new(file);
-    let mut generator = generator(args);
+    let mut generator = generator(args)?;
+    let mut buf = Vec::with_capacity(2048);
     for _ in 0..count {
-        serde_json::to_writer(&mut out, &generator.next_transaction())?;
-        out.write_all(b"\n")?;
+        generator.next_json(&mut buf);
+        buf.push(b'\n');
+        out.write_all(&buf)?;
     }
     out.flush()
         .with_context(|| format!("writing {}", path.display()))?;
@@ -253,7 +278,7 @@ async fn run_http(
         args.order_service_url.trim_end_matches('/')
     );
     let permits = Arc::new(Semaphore::new(concurrency));
-    let mut generator = generator(args);
+    let mut generator = generator(args)?;
     let mut pacer = Pacer::new(args.rate);
     let mut tally = Tally::default();
     let mut tasks: JoinSet<HttpOutcome> = JoinSet::new();
@@ -286,8 +311,9 @@ async fn run_http(
             .acquire_owned()
             .await
             .context("semaphore closed")?;
-        let txn = generator.next_transaction();
-        let body = serde_json::to_vec(&txn)?;
+        let mut body = Vec::with_capacity(2048);
+        generator.next_json(&mut body);
+        let id = payload_id(&body)?;
         let (client, url) = (client.clone(), url.clone());
         tasks.spawn(async move {
             let _permit = permit;
@@ -299,7 +325,7 @@ async fn run_http(
                 .send()
                 .await;
             match sent {
-                Ok(r) if r.status().is_success() => HttpOutcome::Acked(txn.id, started.elapsed()),
+                Ok(r) if r.status().is_success() => HttpOutcome::Acked(id, started.elapsed()),
                 Ok(r) => HttpOutcome::Status(r.status().as_u16()),
                 Err(e) if e.is_timeout() => HttpOutcome::Error("timeout"),
                 Err(e) if e.is_connect() => HttpOutcome::Error("connect"),
@@ -349,7 +375,7 @@ async fn run_direct(
     )
     .await?;
     let producer: FutureProducer = kafka_config::producer(&args.kafka.kafka_bootstrap)?;
-    let mut generator = generator(args);
+    let mut generator = generator(args)?;
     let mut pacer = Pacer::new(args.rate);
     let mut tally = Tally::default();
     let mut inflight = FuturesUnordered::new();
@@ -380,10 +406,8 @@ async fn run_direct(
     let mut payload = Vec::with_capacity(2048);
     while !shutdown.is_triggered() && !limits.reached(tally.sent, pacer.start.elapsed()) {
         pacer.wait().await;
-        let txn = generator.next_transaction();
-        payload.clear();
-        serde_json::to_writer(&mut payload, &txn)?;
-        let id = txn.id;
+        generator.next_json(&mut payload);
+        let id = payload_id(&payload)?;
         loop {
             let record = FutureRecord::to(&topic)
                 .key(id.as_str())
@@ -455,6 +479,35 @@ mod tests {
         };
         assert!(both.reached(1, Duration::from_secs(1)));
         assert!(!both.reached(1, Duration::from_millis(999)));
+    }
+
+    #[test]
+    fn payload_id_reads_the_leading_id_or_parses() {
+        assert_eq!(payload_id(br#"{"id":"ab-1","time":"x"}"#).unwrap(), "ab-1");
+        assert_eq!(payload_id(br#"{"time":"x","id":"z9"}"#).unwrap(), "z9");
+        assert_eq!(payload_id(br#"{"id":"a\"b"}"#).unwrap(), "a\"b");
+        assert!(payload_id(b"{}").is_err());
+    }
+
+    #[test]
+    fn generated_payloads_carry_their_id_first() {
+        let mut g = Generator::new(GeneratorConfig {
+            seed: 3,
+            stores: 5,
+            customers: 50,
+            ..Default::default()
+        });
+        let mut buf = Vec::new();
+        for _ in 0..50 {
+            g.next_json(&mut buf);
+            let txn: crate::workload::transaction::Transaction =
+                serde_json::from_slice(&buf).unwrap();
+            assert!(
+                buf.starts_with(br#"{"id":""#),
+                "model no longer writes id first"
+            );
+            assert_eq!(payload_id(&buf).unwrap(), txn.id);
+        }
     }
 
     #[test]

@@ -111,6 +111,24 @@ mod tests {
     }
 
     #[test]
+    fn the_generator_only_produces_valid_transactions() {
+        use crate::workload::model::{Generator, GeneratorConfig};
+        let mut g = Generator::new(GeneratorConfig {
+            seed: 11,
+            stores: 20,
+            customers: 500,
+            ..Default::default()
+        });
+        let mut buf = Vec::new();
+        for _ in 0..2_000 {
+            g.next_json(&mut buf);
+            if let Err(reason) = parse_transaction(&buf) {
+                panic!("{reason}: {}", String::from_utf8_lossy(&buf));
+            }
+        }
+    }
+
+    #[test]
     fn rejects_malformed_json_and_unknown_fields() {
         assert!(parse_transaction(b"{")
             .unwrap_err()

@@ -140,7 +140,8 @@ mod tests {
 
     #[test]
     fn rejects_each_inconsistency_with_a_reason() {
-        let cases: Vec<(fn(&mut Transaction), &str)> = vec![
+        type Case = (fn(&mut Transaction), &'static str);
+        let cases: Vec<Case> = vec![
             (|t| t.id.clear(), "id must be"),
             (|t| t.id = "x".repeat(MAX_ID_LEN + 1), "id must be"),
             (|t| t.id = "a b".into(), "id may contain"),

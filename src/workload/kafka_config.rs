@@ -68,8 +68,12 @@ fn client_config(settings: &[(&'static str, String)]) -> ClientConfig {
     cfg
 }
 
-pub fn producer(bootstrap: &str) -> Result<FutureProducer> {
+pub fn producer_config(bootstrap: &str) -> ClientConfig {
     client_config(&producer_settings(bootstrap))
+}
+
+pub fn producer(bootstrap: &str) -> Result<FutureProducer> {
+    producer_config(bootstrap)
         .create()
         .with_context(|| format!("creating Kafka producer for {bootstrap}"))
 }

@@ -8,10 +8,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use futures::stream::{FuturesUnordered, StreamExt};
-use futures::FutureExt;
+use rdkafka::client::ClientContext;
 use rdkafka::error::KafkaError;
-use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::util::Timeout;
 use redis::AsyncCommands;
@@ -348,14 +347,49 @@ async fn run_http(
     Ok(tally.summary("http", pacer.start.elapsed()))
 }
 
-type Delivery = (
-    String,
-    Instant,
-    Result<
-        rdkafka::producer::future_producer::OwnedDeliveryResult,
-        futures::channel::oneshot::Canceled,
-    >,
-);
+/// A message in flight (direct mode): its id, when it was handed to librdkafka.
+struct Pending {
+    id: String,
+    started: Instant,
+}
+
+/// Delivery reports of the direct mode, handled on librdkafka's polling thread: no future
+/// or channel per message, which keeps the producer close to kcat's speed.
+struct DirectContext {
+    metrics: Arc<Metrics>,
+    acks: AckSender,
+    tally: std::sync::Mutex<Tally>,
+}
+
+impl ClientContext for DirectContext {}
+
+impl ProducerContext for DirectContext {
+    type DeliveryOpaque = Box<Pending>;
+
+    fn delivery(&self, result: &DeliveryResult<'_>, pending: Box<Pending>) {
+        let latency = pending.started.elapsed();
+        let mut tally = self.tally.lock().unwrap_or_else(|p| p.into_inner());
+        match result {
+            Ok(_) => {
+                tally.acked += 1;
+                tally.samples.record(latency);
+                drop(tally);
+                self.metrics.produced.inc();
+                self.metrics.latency.observe(latency.as_secs_f64());
+                if let Some(tx) = &self.acks {
+                    // Not a runtime thread, so blocking is allowed; it paces the producer
+                    // to the ack writer. An error means the writer failed, which it reports.
+                    let _ = tx.blocking_send(pending.id);
+                }
+            }
+            Err((e, _)) => {
+                tally.fail(&self.metrics, "delivery".into());
+                drop(tally);
+                tracing::debug!(id = %pending.id, error = %e, "delivery failed");
+            }
+        }
+    }
+}
 
 async fn run_direct(
     args: &LoadgenArgs,
@@ -374,86 +408,73 @@ async fn run_direct(
         args.kafka.replication_factor,
     )
     .await?;
-    let producer: FutureProducer = kafka_config::producer(&args.kafka.kafka_bootstrap)?;
+    let context = DirectContext {
+        metrics: metrics.clone(),
+        acks: ack_tx,
+        tally: Default::default(),
+    };
+    let producer: ThreadedProducer<DirectContext> =
+        kafka_config::producer_config(&args.kafka.kafka_bootstrap)
+            .create_with_context(context)
+            .with_context(|| {
+                format!("creating Kafka producer for {}", args.kafka.kafka_bootstrap)
+            })?;
     let mut generator = generator(args)?;
     let mut pacer = Pacer::new(args.rate);
-    let mut tally = Tally::default();
-    let mut inflight = FuturesUnordered::new();
+    let mut sent = 0u64;
     tracing::info!(%topic, rate = args.rate, "loadgen (direct) starting");
 
-    let handle = |(id, started, result): Delivery, tally: &mut Tally| -> Option<String> {
-        match result {
-            Ok(Ok(_)) => {
-                let latency = started.elapsed();
-                tally.acked += 1;
-                tally.samples.record(latency);
-                metrics.produced.inc();
-                metrics.latency.observe(latency.as_secs_f64());
-                Some(id)
-            }
-            Ok(Err((e, _))) => {
-                tracing::debug!(%id, error = %e, "delivery failed");
-                tally.fail(metrics, "delivery".into());
-                None
-            }
-            Err(_) => {
-                tally.fail(metrics, "canceled".into());
-                None
-            }
-        }
-    };
-
     let mut payload = Vec::with_capacity(2048);
-    while !shutdown.is_triggered() && !limits.reached(tally.sent, pacer.start.elapsed()) {
+    while !shutdown.is_triggered() && !limits.reached(sent, pacer.start.elapsed()) {
         pacer.wait().await;
         generator.next_json(&mut payload);
         let id = payload_id(&payload)?;
+        let mut pending = Box::new(Pending {
+            id,
+            started: Instant::now(),
+        });
         loop {
-            let record = FutureRecord::to(&topic)
-                .key(id.as_str())
+            let key = pending.id.clone();
+            let record = BaseRecord::with_opaque_to(&topic, pending)
+                .key(key.as_str())
                 .payload(&payload[..]);
-            match producer.send_result(record) {
-                Ok(fut) => {
-                    let started = Instant::now();
-                    let id = id.clone();
-                    inflight.push(fut.map(move |r| (id, started, r)));
-                    tally.sent += 1;
-                    break;
+            match producer.send(record) {
+                Ok(()) => break,
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), record)) => {
+                    // librdkafka's queue is full: give its thread time to deliver.
+                    pending = record.delivery_opaque;
+                    tokio::time::sleep(Duration::from_millis(1)).await;
                 }
-                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
-                    // librdkafka's queue is full: wait for a delivery to make room.
-                    match inflight.next().await {
-                        Some(done) => {
-                            if let Some(id) = handle(done, &mut tally) {
-                                ack(&ack_tx, id).await;
-                            }
-                        }
-                        None => tokio::time::sleep(Duration::from_millis(1)).await,
-                    }
-                }
-                Err((e, _)) => {
-                    tally.sent += 1;
+                Err((e, record)) => {
+                    let mut tally = producer
+                        .context()
+                        .tally
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner());
                     tally.fail(metrics, "enqueue".into());
-                    tracing::warn!(%id, error = %e, "could not enqueue");
+                    tracing::warn!(id = %record.delivery_opaque.id, error = %e, "could not enqueue");
                     break;
                 }
             }
         }
-        while let Some(Some(done)) = inflight.next().now_or_never() {
-            if let Some(id) = handle(done, &mut tally) {
-                ack(&ack_tx, id).await;
-            }
-        }
+        sent += 1;
     }
-    while let Some(done) = inflight.next().await {
-        if let Some(id) = handle(done, &mut tally) {
-            ack(&ack_tx, id).await;
-        }
-    }
-    producer
-        .flush(Timeout::After(Duration::from_secs(30)))
-        .context("flushing the producer")?;
-    Ok(tally.summary("direct", pacer.start.elapsed()))
+    // Every delivery report arrives before flush returns; the context then drops its ack
+    // sender with the producer, which lets the ack writer finish.
+    let flushed =
+        tokio::task::block_in_place(|| producer.flush(Timeout::After(Duration::from_secs(30))));
+    flushed.context("flushing the producer")?;
+    let elapsed = pacer.start.elapsed();
+    let mut tally = std::mem::take(
+        &mut *producer
+            .context()
+            .tally
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()),
+    );
+    drop(producer);
+    tally.sent = sent;
+    Ok(tally.summary("direct", elapsed))
 }
 
 #[cfg(test)]

@@ -10,15 +10,17 @@ pub struct TokenBucket {
 }
 
 impl TokenBucket {
-    /// `rate` permits per second; the bucket holds 10 ms worth of permits (at least one) so a
-    /// coarse timer (tokio sleeps in 1 ms steps) does not lose permits at high rates.
+    /// `rate` permits per second; the bucket holds 100 ms worth of permits (at least one) so
+    /// a coarse timer (tokio sleeps in 1 ms steps) or a scheduling hiccup on a busy machine
+    /// does not lose permits.
     pub fn new(rate: f64, now: Duration) -> Self {
         assert!(rate > 0.0, "rate must be positive");
-        let burst = (rate / 100.0).max(1.0);
+        let burst = (rate / 10.0).max(1.0);
+        // Start with one permit, not a full bucket, so a run does not open with a burst.
         Self {
             rate,
             burst,
-            tokens: burst,
+            tokens: 1.0,
             last: now,
         }
     }
@@ -68,6 +70,7 @@ mod tests {
             (1_000.0, Duration::from_millis(1)),
             (50_000.0, Duration::from_millis(1)),
             (200_000.0, Duration::from_millis(2)),
+            (5_000.0, Duration::from_millis(50)),
         ] {
             let n = permits_in(rate, 10.0, tick) as f64;
             let expected = rate * 10.0;
@@ -82,8 +85,8 @@ mod tests {
     fn idle_time_does_not_allow_an_unbounded_burst() {
         let mut b = TokenBucket::new(1_000.0, Duration::ZERO);
         let now = Duration::from_secs(60);
-        let free = (0..100).take_while(|_| b.reserve(now).is_zero()).count();
-        assert_eq!(free, 10, "burst is 10 ms worth of permits");
+        let free = (0..1000).take_while(|_| b.reserve(now).is_zero()).count();
+        assert_eq!(free, 100, "burst is 100 ms worth of permits");
     }
 
     #[test]

@@ -600,6 +600,7 @@ fn chaos_kills_lose_and_duplicate_nothing() {
 }
 
 /// Guards the verifier itself: with an aggregate counted twice it must fail (exit 1).
+/// The load is produced with `--direct`, so this also covers the direct mode's acks.
 #[test]
 fn verify_reports_duplicates_and_losses() {
     let mut flow = Flow::new("verify");
@@ -607,6 +608,7 @@ fn verify_reports_duplicates_and_losses() {
     let ack = flow.ack_file();
     let child = flow
         .loadgen(&[
+            "--direct",
             "--rate",
             "0",
             "--count",
@@ -648,4 +650,45 @@ fn verify_reports_duplicates_and_losses() {
     );
     assert_eq!(report["lost_sample"][0], "never-landed");
     assert_eq!(report["aggregates_match"], false);
+}
+
+/// Without a reachable Kafka the order service is not ready and answers 503 (counted).
+#[test]
+fn order_service_answers_503_without_kafka() {
+    let mut flow = Flow::new("nokafka");
+    let dead = free_port().to_string();
+    for (k, v) in flow.env.iter_mut() {
+        if k == "KAPTURE_KAFKA_BOOTSTRAP" {
+            *v = format!("127.0.0.1:{dead}");
+        }
+    }
+    flow.start("order-service");
+    let payload = flow.dir.path().join("one.jsonl");
+    let status = Command::new(WORKER)
+        .args([
+            "loadgen",
+            "--dump",
+            payload.to_str().unwrap(),
+            "--count",
+            "1",
+        ])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let body = std::fs::read(&payload).unwrap();
+    let api = flow.api_port;
+    wait_until(
+        "the order service to listen",
+        Duration::from_secs(30),
+        || http(api, "GET", "/healthz", b"").is_ok(),
+    );
+    let (status, _) = http(api, "GET", "/readyz", b"").unwrap();
+    assert_eq!(status, 503, "not ready without Kafka");
+    let (status, answer) = http(api, "POST", "/transactions", body.trim_ascii_end()).unwrap();
+    assert_eq!(status, 503, "{answer}\n{}", flow.logs());
+    assert!(answer.contains("Kafka"), "{answer}");
+    let text = flow.metrics_text("order-service");
+    let unavailable =
+        "kapture_requests_rejected_total{role=\"order-service\",reason=\"unavailable\"}";
+    assert_eq!(metric(&text, unavailable), 1, "{text}");
 }

@@ -35,7 +35,7 @@ W="$TARGET/release/kapture-worker"
 WORK="$(mktemp -d)"
 PIDS=()
 cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${PIDS[@]}"; do pkill -TERM -P "$p" 2>/dev/null || true; kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
   rm -rf "$WORK"
 }
@@ -56,20 +56,27 @@ json() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
 echo "== produce throughput: $N messages, $ROUNDS interleaved rounds" >&2
 "$W" loadgen --dump "$WORK/payloads.jsonl" --count "$N" --seed 7
 bytes=$(stat -c %s "$WORK/payloads.jsonl")
+# kcat gets the same keys (the transaction id, which the model writes first): "id<TAB>json".
+sed -E 's/^\{"id":"([^"]*)"/\1\t&/' "$WORK/payloads.jsonl" >"$WORK/keyed.tsv"
 ours=(); theirs=()
 for i in $(seq 1 "$ROUNDS"); do
   topic_k="${RUN}k$i.transactions"
-  # Create kcat's topic the same way (no messages), so both runs start alike.
+  # Create both topics beforehand the same way (no messages), so both runs start alike.
   "$W" loadgen --direct --count 0 --topic-prefix "${RUN}k$i." --metrics-listen "127.0.0.1:$(port)" >/dev/null
+  "$W" loadgen --direct --count 0 --topic-prefix "${RUN}w$i." --metrics-listen "127.0.0.1:$(port)" >/dev/null
   # Same producer settings as the worker: idempotent, acks=all, lz4, linger 5 ms.
   start=$(date +%s.%N)
   kcat -P -b "$KAPTURE_TEST_KAFKA" -t "$topic_k" -X enable.idempotence=true -X acks=all \
-    -X compression.type=lz4 -X linger.ms=5 -X queue.buffering.max.messages=200000 -l "$WORK/payloads.jsonl"
+    -X compression.type=lz4 -X linger.ms=5 -X queue.buffering.max.messages=200000 -K $'\t' -l "$WORK/keyed.tsv"
   end=$(date +%s.%N)
   theirs+=("$(python3 -c "print($N/($end-$start))")")
+  # Both are timed from outside, process start to exit (connect, produce, flush).
+  start=$(date +%s.%N)
   summary=$("$W" loadgen --direct --rate 0 --count "$N" --seed 7 --topic-prefix "${RUN}w$i." \
     --metrics-listen "127.0.0.1:$(port)")
-  ours+=("$(echo "$summary" | json "['acked_per_s']")")
+  end=$(date +%s.%N)
+  [[ "$(echo "$summary" | json "['acked']")" == "$N" ]] || die "loadgen --direct lost messages: $summary"
+  ours+=("$(python3 -c "print($N/($end-$start))")")
   echo "round $i: kcat ${theirs[-1]} msg/s, loadgen --direct ${ours[-1]} msg/s" >&2
 done
 kcat_med=$(printf '%s\n' "${theirs[@]}" | median)
@@ -91,7 +98,8 @@ done
 /usr/bin/time -v -o "$WORK/rss-loadgen" "$W" loadgen --order-service-url "http://127.0.0.1:$api" --rate 0 \
   --concurrency "$CONC" --count "$HTTP_N" --metrics-listen "127.0.0.1:$(port)" >"$WORK/http.json"
 sleep 5 # let the router and sinks drain
-for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+# SIGTERM the roles themselves (children of /usr/bin/time), so time(1) writes its report.
+for p in "${PIDS[@]}"; do pkill -TERM -P "$p" 2>/dev/null || true; done
 wait 2>/dev/null || true
 PIDS=()
 rps=$(json "['acked_per_s']" <"$WORK/http.json")

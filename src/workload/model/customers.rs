@@ -180,10 +180,12 @@ impl HouseholdSampler {
     }
 
     /// Draws a household shopping at `store` and living in `city`; appends its stock to `stock`,
-    /// each consumable running out at a random point of its first supply period.
+    /// each consumable running out at a random point of its first supply period after
+    /// `lead_days`.
     pub fn sample<R: Rng + ?Sized>(
         &self,
         rng: &mut R,
+        lead_days: f64,
         store: u32,
         city: u16,
         categories: &[CategorySpec],
@@ -211,8 +213,10 @@ impl HouseholdSampler {
                 let main_food = cat.kind == Kind::Food && !main_food_seen;
                 main_food_seen |= main_food;
                 let habitual = main_food || rng.random_bool(ADOPTION);
+                // Past the trigger lead time, so the first trips spread out from the epoch.
                 let exhaust_ms = if habitual {
-                    (rng.random::<f64>() * f64::from(stock_days) * day_ms) as u64
+                    let days = lead_days + rng.random::<f64>() * f64::from(stock_days);
+                    (days * day_ms) as u64
                 } else {
                     u64::MAX
                 };

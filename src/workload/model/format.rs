@@ -1,6 +1,4 @@
 //! Allocation-free formatting of transaction ids and RFC 3339 timestamps.
-use serde::{Serialize, Serializer};
-
 /// 9999-12-31T23:59:59.999Z, the last instant a four-digit year can show.
 pub const MAX_UNIX_MS: i64 = 253_402_300_799_999;
 
@@ -21,12 +19,6 @@ pub fn transaction_id(prefix: u64, counter: u64) -> Id {
 impl Id {
     pub fn as_str(&self) -> &str {
         std::str::from_utf8(&self.0).expect("hex digits and hyphens")
-    }
-}
-
-impl Serialize for Id {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
     }
 }
 
@@ -53,12 +45,6 @@ pub fn rfc3339_millis(unix_ms: i64) -> Time {
 impl Time {
     pub fn as_str(&self) -> &str {
         std::str::from_utf8(&self.0).expect("digits and separators")
-    }
-}
-
-impl Serialize for Time {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
     }
 }
 

@@ -10,6 +10,7 @@ pub mod catalog;
 mod customers;
 mod format;
 pub mod geo;
+mod json;
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -18,12 +19,11 @@ use anyhow::{ensure, Result};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{weighted::WeightedAliasIndex, Exp1};
-use serde::ser::{Serialize, Serializer};
 
 use self::basket::{BasketModel, Intent};
 use self::catalog::{Catalog, CATEGORIES};
 use self::customers::{Household, HouseholdSampler, Stock};
-use self::geo::{City, CITIES, STATES, US_MEDIAN_INCOME};
+use self::geo::{CITIES, STATES, US_MEDIAN_INCOME};
 use crate::workload::transaction::{Customer, LineItem, Location, Store, Transaction};
 
 const DAY_MS: u64 = 86_400_000;
@@ -121,6 +121,7 @@ pub struct Generator {
     stores: Vec<StoreSite>,
     households: Vec<Household>,
     stock: Vec<Stock>,
+    json: json::Fragments,
     /// Next trip of every household: (simulated ms since epoch, household index).
     agenda: BinaryHeap<Reverse<(u64, u32)>>,
     id_prefix: u64,
@@ -154,12 +155,21 @@ impl Generator {
             .map(|_| {
                 let store = world.random_range(0..stores.len());
                 let city = neighbours.sample(stores[store].city, &mut world);
-                sampler.sample(&mut world, store as u32, city, CATEGORIES, &mut stock)
+                sampler.sample(
+                    &mut world,
+                    TRIGGER_LEAD_DAYS,
+                    store as u32,
+                    city,
+                    CATEGORIES,
+                    &mut stock,
+                )
             })
             .collect();
 
+        let catalog = Catalog::build();
         let mut generator = Generator {
-            catalog: Catalog::build(),
+            json: json::Fragments::new(&stores, &catalog),
+            catalog,
             basket: BasketModel::new(CATEGORIES),
             agenda: BinaryHeap::with_capacity(households.len()),
             stores,
@@ -188,15 +198,29 @@ impl Generator {
     /// stream).
     pub fn next_transaction(&mut self) -> Transaction {
         self.step();
-        self.view().to_transaction()
+        self.to_transaction()
     }
 
     /// Serialises the next transaction as JSON into `buf` (cleared first); the same bytes as
-    /// `serde_json::to_vec(&next_transaction())`, without building the owned strings.
+    /// `serde_json::to_vec(&next_transaction())`, assembled from JSON fragments precomputed in
+    /// `new` without building any owned string.
     pub fn next_json(&mut self, buf: &mut Vec<u8>) {
         self.step();
         buf.clear();
-        serde_json::to_writer(&mut *buf, &self.view()).expect("writing JSON to a Vec cannot fail");
+        let hh = &self.households[self.household as usize];
+        self.json.write(
+            buf,
+            json::Current {
+                id: self.current_id().as_str(),
+                time: self.current_time().as_str(),
+                customer_id: u64::from(self.household) + 1,
+                customer_name: &hh.name,
+                customer_city: usize::from(hh.city),
+                store: hh.store as usize,
+                lines: self.lines.iter().map(|l| (l.variant as usize, l.quantity)),
+                total_cents: self.current_total(),
+            },
+        );
     }
 
     /// Advances the simulation to the next trip and fills the basket.
@@ -320,37 +344,64 @@ impl Generator {
         });
     }
 
-    /// Borrowed view of the current transaction, shared by both outputs.
-    fn view(&self) -> TxView<'_> {
+    fn current_id(&self) -> format::Id {
+        format::transaction_id(self.id_prefix, self.counter)
+    }
+
+    fn current_time(&self) -> format::Time {
+        let span_ms = u64::from(self.config.span_days) * DAY_MS;
+        format::rfc3339_millis(self.config.epoch_unix_ms + (self.now_ms % span_ms) as i64)
+    }
+
+    fn current_total(&self) -> u64 {
+        self.lines
+            .iter()
+            .map(|l| self.catalog.variants[l.variant as usize].price_cents * u64::from(l.quantity))
+            .sum()
+    }
+
+    fn to_transaction(&self) -> Transaction {
         let hh = &self.households[self.household as usize];
         let store = &self.stores[hh.store as usize];
-        let span_ms = u64::from(self.config.span_days) * DAY_MS;
-        let unix_ms = self.config.epoch_unix_ms + (self.now_ms % span_ms) as i64;
-        TxView {
-            id: format::transaction_id(self.id_prefix, self.counter),
-            time: format::rfc3339_millis(unix_ms),
-            customer: PartyView {
+        Transaction {
+            id: self.current_id().as_str().to_owned(),
+            time: self.current_time().as_str().to_owned(),
+            customer: Customer {
                 id: u64::from(self.household) + 1,
-                name: &hh.name,
-                location: LocationView::of(&CITIES[usize::from(hh.city)]),
+                name: hh.name.to_string(),
+                location: location(usize::from(hh.city)),
             },
-            store: PartyView {
+            store: Store {
                 id: u64::from(hh.store) + 1,
-                name: &store.name,
-                location: LocationView::of(&CITIES[usize::from(store.city)]),
+                name: store.name.to_string(),
+                location: location(usize::from(store.city)),
             },
-            items: ItemsView {
-                lines: &self.lines,
-                catalog: &self.catalog,
-            },
-            total_cents: self
+            items: self
                 .lines
                 .iter()
                 .map(|l| {
-                    self.catalog.variants[l.variant as usize].price_cents * u64::from(l.quantity)
+                    let v = &self.catalog.variants[l.variant as usize];
+                    LineItem {
+                        sku: v.sku.to_string(),
+                        category: CATEGORIES[v.category].name.to_owned(),
+                        brand: v.brand.to_owned(),
+                        description: v.description.to_string(),
+                        price_cents: v.price_cents,
+                        quantity: l.quantity,
+                    }
                 })
-                .sum(),
+                .collect(),
+            total_cents: self.current_total(),
         }
+    }
+}
+
+fn location(city: usize) -> Location {
+    let c = &CITIES[city];
+    Location {
+        zip: c.zip.to_owned(),
+        city: c.name.to_owned(),
+        state: c.state.to_owned(),
     }
 }
 
@@ -454,122 +505,6 @@ impl Neighbourhoods {
             .as_ref()
             .expect("neighbourhood built for every store city");
         idx[rng.sample(w)]
-    }
-}
-
-// Borrowed mirror of `Transaction`: same field names and order, so serde_json writes the same
-// bytes as for the owned type.
-#[derive(serde::Serialize)]
-struct TxView<'a> {
-    id: format::Id,
-    time: format::Time,
-    customer: PartyView<'a>,
-    store: PartyView<'a>,
-    items: ItemsView<'a>,
-    total_cents: u64,
-}
-
-#[derive(serde::Serialize)]
-struct PartyView<'a> {
-    id: u64,
-    name: &'a str,
-    location: LocationView,
-}
-
-#[derive(serde::Serialize)]
-struct LocationView {
-    zip: &'static str,
-    city: &'static str,
-    state: &'static str,
-}
-
-impl LocationView {
-    fn of(c: &'static City) -> LocationView {
-        LocationView {
-            zip: c.zip,
-            city: c.name,
-            state: c.state,
-        }
-    }
-
-    fn to_location(&self) -> Location {
-        Location {
-            zip: self.zip.to_owned(),
-            city: self.city.to_owned(),
-            state: self.state.to_owned(),
-        }
-    }
-}
-
-struct ItemsView<'a> {
-    lines: &'a [Line],
-    catalog: &'a Catalog,
-}
-
-#[derive(serde::Serialize)]
-struct ItemView<'a> {
-    sku: &'a str,
-    category: &'static str,
-    brand: &'static str,
-    description: &'a str,
-    price_cents: u64,
-    quantity: u32,
-}
-
-impl<'a> ItemsView<'a> {
-    fn items(&self) -> impl Iterator<Item = ItemView<'a>> + '_ {
-        self.lines.iter().map(|l| {
-            let v = &self.catalog.variants[l.variant as usize];
-            ItemView {
-                sku: &v.sku,
-                category: CATEGORIES[v.category].name,
-                brand: v.brand,
-                description: &v.description,
-                price_cents: v.price_cents,
-                quantity: l.quantity,
-            }
-        })
-    }
-}
-
-impl Serialize for ItemsView<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(self.items())
-    }
-}
-
-impl TxView<'_> {
-    fn to_transaction(&self) -> Transaction {
-        let party = |p: &PartyView| (p.id, p.name.to_owned(), p.location.to_location());
-        let (cid, cname, clocation) = party(&self.customer);
-        let (sid, sname, slocation) = party(&self.store);
-        Transaction {
-            id: self.id.as_str().to_owned(),
-            time: self.time.as_str().to_owned(),
-            customer: Customer {
-                id: cid,
-                name: cname,
-                location: clocation,
-            },
-            store: Store {
-                id: sid,
-                name: sname,
-                location: slocation,
-            },
-            items: self
-                .items
-                .items()
-                .map(|i| LineItem {
-                    sku: i.sku.to_owned(),
-                    category: i.category.to_owned(),
-                    brand: i.brand.to_owned(),
-                    description: i.description.to_owned(),
-                    price_cents: i.price_cents,
-                    quantity: i.quantity,
-                })
-                .collect(),
-            total_cents: self.total_cents,
-        }
     }
 }
 

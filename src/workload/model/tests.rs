@@ -1,7 +1,7 @@
 use std::collections::{HashMap, HashSet};
 
 use super::catalog::{Species, CATEGORIES};
-use super::geo::{distance_km, state_index, CITIES, STATES};
+use super::geo::{distance_km, state_index, City, CITIES, STATES};
 use super::*;
 
 fn generator(seed: u64, stores: usize, customers: usize) -> Generator {
@@ -231,12 +231,16 @@ fn times_advance_from_the_epoch_and_wrap_within_the_span() {
     let config = GeneratorConfig::default();
     let epoch = jiff::Timestamp::from_millisecond(config.epoch_unix_ms).unwrap();
     let mut prev = epoch;
+    let mut distinct = HashSet::new();
     for tx in Generator::new(config).take(20_000) {
         let t: jiff::Timestamp = tx.time.parse().unwrap();
         assert!(t >= prev, "{t} before {prev}");
         prev = t;
+        distinct.insert(tx.time);
     }
     assert!(prev > epoch);
+    // Trips spread over the clock from the start, no burst at the epoch.
+    assert!(distinct.len() > 19_000, "{} distinct times", distinct.len());
 
     let short = GeneratorConfig {
         span_days: 1,

@@ -47,6 +47,9 @@ pub fn consumer_settings(
         ("max.poll.interval.ms", "20000".into()),
         ("topic.metadata.refresh.interval.ms", "2000".into()),
         ("statistics.interval.ms", "5000".into()),
+        // librdkafka prefetches up to 64 MB per consumer by default; 8 MB keeps a lagging
+        // sink well under its memory budget and is still many batches ahead.
+        ("queued.max.messages.kbytes", "8192".into()),
     ];
     // Static membership: a restarted member with the same instance id takes its old place
     // at once instead of waiting for the group to expire the dead one.

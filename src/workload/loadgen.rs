@@ -99,14 +99,8 @@ fn generator(args: &LoadgenArgs) -> Result<Generator> {
 /// The transaction id of a generated payload. The model writes `id` first, so this is a
 /// prefix match; anything else falls back to parsing.
 pub fn payload_id(json: &[u8]) -> Result<String> {
-    if let Some(rest) = json.strip_prefix(br#"{"id":""#) {
-        if let Some(end) = rest.iter().position(|&b| b == b'"') {
-            if !rest[..end].contains(&b'\\') {
-                if let Ok(id) = std::str::from_utf8(&rest[..end]) {
-                    return Ok(id.to_owned());
-                }
-            }
-        }
+    if let Some(span) = id_span(json) {
+        return Ok(String::from_utf8_lossy(&json[span]).into_owned());
     }
     #[derive(serde::Deserialize)]
     struct IdOnly {
@@ -115,6 +109,16 @@ pub fn payload_id(json: &[u8]) -> Result<String> {
     Ok(serde_json::from_slice::<IdOnly>(json)
         .context("generated payload has no id")?
         .id)
+}
+
+/// Byte range of the id in a payload that starts with it (as the model writes it).
+fn id_span(json: &[u8]) -> Option<std::ops::Range<usize>> {
+    const PREFIX: &[u8] = br#"{"id":""#;
+    let rest = json.strip_prefix(PREFIX)?;
+    let end = rest.iter().position(|&b| b == b'"')?;
+    let id = &rest[..end];
+    (!id.contains(&b'\\') && std::str::from_utf8(id).is_ok())
+        .then_some(PREFIX.len()..PREFIX.len() + end)
 }
 
 /// Paces the sender; `None` when the rate is unlimited.
@@ -349,7 +353,8 @@ async fn run_http(
 
 /// A message in flight (direct mode): its id, when it was handed to librdkafka.
 struct Pending {
-    id: String,
+    /// Only kept when acknowledged ids are recorded (saves an allocation per message).
+    id: Option<String>,
     started: Instant,
 }
 
@@ -376,16 +381,16 @@ impl ProducerContext for DirectContext {
                 drop(tally);
                 self.metrics.produced.inc();
                 self.metrics.latency.observe(latency.as_secs_f64());
-                if let Some(tx) = &self.acks {
+                if let (Some(tx), Some(id)) = (&self.acks, pending.id) {
                     // Not a runtime thread, so blocking is allowed; it paces the producer
                     // to the ack writer. An error means the writer failed, which it reports.
-                    let _ = tx.blocking_send(pending.id);
+                    let _ = tx.blocking_send(id);
                 }
             }
             Err((e, _)) => {
                 tally.fail(&self.metrics, "delivery".into());
                 drop(tally);
-                tracing::debug!(id = %pending.id, error = %e, "delivery failed");
+                tracing::debug!(id = pending.id.as_deref().unwrap_or("-"), error = %e, "delivery failed");
             }
         }
     }
@@ -424,19 +429,28 @@ async fn run_direct(
     let mut sent = 0u64;
     tracing::info!(%topic, rate = args.rate, "loadgen (direct) starting");
 
+    let record_ids = producer.context().acks.is_some();
     let mut payload = Vec::with_capacity(2048);
     while !shutdown.is_triggered() && !limits.reached(sent, pacer.start.elapsed()) {
         pacer.wait().await;
         generator.next_json(&mut payload);
-        let id = payload_id(&payload)?;
+        // The key is the id, borrowed from the payload when it leads it (the model's case).
+        let owned_key;
+        let key: &[u8] = match id_span(&payload) {
+            Some(span) => &payload[span],
+            None => {
+                owned_key = payload_id(&payload)?;
+                owned_key.as_bytes()
+            }
+        };
+        let id = record_ids.then(|| String::from_utf8_lossy(key).into_owned());
         let mut pending = Box::new(Pending {
             id,
             started: Instant::now(),
         });
         loop {
-            let key = pending.id.clone();
             let record = BaseRecord::with_opaque_to(&topic, pending)
-                .key(key.as_str())
+                .key(key)
                 .payload(&payload[..]);
             match producer.send(record) {
                 Ok(()) => break,
@@ -452,7 +466,7 @@ async fn run_direct(
                         .lock()
                         .unwrap_or_else(|p| p.into_inner());
                     tally.fail(metrics, "enqueue".into());
-                    tracing::warn!(id = %record.delivery_opaque.id, error = %e, "could not enqueue");
+                    tracing::warn!(id = %String::from_utf8_lossy(key), error = %e, "could not enqueue");
                     break;
                 }
             }

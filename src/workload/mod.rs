@@ -7,8 +7,26 @@
 //! - in-cluster addresses: Kafka `kapture-kafka:9092`, Redis `kapture-redis:6379`,
 //!   Postgres `kapture-postgres:5432` (user and database `kapture`, password from Secret
 //!   `kapture-postgres` key `password`), order service `http://kapture-order-service:8080`.
+pub mod cli;
+pub mod consume;
+pub mod kafka_config;
+pub mod loadgen;
+pub mod metrics;
 pub mod model;
+pub mod names;
+pub mod offsets;
+pub mod order_service;
+pub mod rate;
+pub mod redis_conn;
+pub mod router;
+pub mod shutdown;
+pub mod sink_postgres;
+pub mod sink_redis;
+pub mod stats;
 pub mod transaction;
+pub mod validation;
+pub mod verify;
+pub mod verify_run;
 
 /// Environment variables every role reads (clap `env = ...`), set by the manifests.
 pub mod env {
@@ -26,4 +44,23 @@ pub mod env {
     pub const SEED: &str = "KAPTURE_SEED";
     pub const PARTITIONS: &str = "KAPTURE_PARTITIONS";
     pub const REPLICATION_FACTOR: &str = "KAPTURE_REPLICATION_FACTOR";
+    pub const POSTGRES_SCHEMA: &str = "KAPTURE_POSTGRES_SCHEMA";
+    pub const TOPIC_PREFIX: &str = "KAPTURE_TOPIC_PREFIX";
+    pub const REDIS_PREFIX: &str = "KAPTURE_REDIS_PREFIX";
+    pub const GROUP_ID: &str = "KAPTURE_GROUP_ID";
+    pub const GROUP_INSTANCE_ID: &str = "KAPTURE_GROUP_INSTANCE_ID";
+    pub const BATCH_SIZE: &str = "KAPTURE_BATCH_SIZE";
+    pub const CONCURRENCY: &str = "KAPTURE_CONCURRENCY";
+    pub const DIRECT: &str = "KAPTURE_DIRECT";
+    pub const DURATION: &str = "KAPTURE_DURATION";
+    pub const COUNT: &str = "KAPTURE_COUNT";
+    pub const STORES: &str = "KAPTURE_STORES";
+    pub const CUSTOMERS: &str = "KAPTURE_CUSTOMERS";
+    pub const ACK_FILE: &str = "KAPTURE_ACK_FILE";
+    pub const ACK_REDIS: &str = "KAPTURE_ACK_REDIS";
+    pub const DUMP: &str = "KAPTURE_DUMP";
+    pub const MAX_BODY: &str = "KAPTURE_MAX_BODY";
+    pub const LOG: &str = "KAPTURE_LOG";
+    /// librdkafka `debug` contexts for every Kafka client (troubleshooting only).
+    pub const KAFKA_DEBUG: &str = "KAPTURE_KAFKA_DEBUG";
 }

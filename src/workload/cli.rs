@@ -1,0 +1,311 @@
+//! `kapture-worker` command line: every flag has an environment variable (see `super::env`).
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use super::env;
+use super::names::Names;
+use crate::cli::OutputFormat;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "kapture-worker",
+    version,
+    about = "The Kapture workload: load generator, order service, router, sinks and verifier",
+    after_help = "Every flag can also be set through the environment variable shown with it."
+)]
+pub struct WorkerCli {
+    /// Log filter (tracing EnvFilter syntax), logs go to stderr.
+    #[arg(long, global = true, env = env::LOG, default_value = "info")]
+    pub log: String,
+    #[command(subcommand)]
+    pub role: Role,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Role {
+    /// Generate transactions and send them to the order service (or straight to Kafka).
+    Loadgen(LoadgenArgs),
+    /// HTTP API that validates transactions and produces them to Kafka.
+    OrderService(OrderServiceArgs),
+    /// Consume `transactions` and route each one to its per-state topic.
+    Router(RouterArgs),
+    /// Write the per-state topics into a Postgres table keyed by transaction id.
+    SinkPostgres(SinkPostgresArgs),
+    /// Keep per-state and per-store aggregates in Redis (idempotent under redelivery).
+    SinkRedis(SinkRedisArgs),
+    /// Compare acknowledged transactions with Postgres, Redis and the per-state topics.
+    Verify(VerifyArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct KafkaArgs {
+    /// Kafka bootstrap servers (host:port[,host:port]).
+    #[arg(long, env = env::KAFKA_BOOTSTRAP, default_value = "kapture-kafka:9092")]
+    pub kafka_bootstrap: String,
+    /// Prefix of every topic and consumer group name (isolates flows sharing a broker).
+    #[arg(long, env = env::TOPIC_PREFIX, default_value = "")]
+    pub topic_prefix: String,
+    /// Partitions of the topics this role creates.
+    #[arg(long, env = env::PARTITIONS, default_value_t = 6, value_parser = clap::value_parser!(i32).range(1..))]
+    pub partitions: i32,
+    /// Replication factor of the topics this role creates.
+    #[arg(long, env = env::REPLICATION_FACTOR, default_value_t = 1, value_parser = clap::value_parser!(i32).range(1..))]
+    pub replication_factor: i32,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RedisArgs {
+    /// Redis URL.
+    #[arg(long, env = env::REDIS_URL, default_value = "redis://kapture-redis:6379")]
+    pub redis_url: String,
+    /// Prefix of every Redis key.
+    #[arg(long, env = env::REDIS_PREFIX, default_value = "kapture:")]
+    pub redis_prefix: String,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PostgresArgs {
+    #[arg(long, env = env::POSTGRES_HOST, default_value = "kapture-postgres")]
+    pub postgres_host: String,
+    #[arg(long, env = env::POSTGRES_PORT, default_value_t = 5432)]
+    pub postgres_port: u16,
+    #[arg(long, env = env::POSTGRES_USER, default_value = "kapture")]
+    pub postgres_user: String,
+    /// Password (prefer the environment variable: flags show up in process lists).
+    #[arg(long, env = env::POSTGRES_PASSWORD, hide_env_values = true)]
+    pub postgres_password: Option<String>,
+    #[arg(long, env = env::POSTGRES_DB, default_value = "kapture")]
+    pub postgres_db: String,
+    /// Schema holding the `transactions` table (created if missing).
+    #[arg(long, env = env::POSTGRES_SCHEMA, default_value = "public", value_parser = parse_schema)]
+    pub postgres_schema: String,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct MetricsArgs {
+    /// Address of the /metrics, /healthz and /readyz listener.
+    #[arg(long, env = env::METRICS_LISTEN, default_value = "0.0.0.0:9090")]
+    pub metrics_listen: SocketAddr,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ConsumerArgs {
+    /// Consumer group id (the topic prefix is prepended).
+    #[arg(long, env = env::GROUP_ID)]
+    pub group_id: Option<String>,
+    /// Static group membership id (e.g. the pod name): a restarted consumer with the same id
+    /// gets its partitions back at once instead of waiting for the dead member to expire.
+    #[arg(long, env = env::GROUP_INSTANCE_ID)]
+    pub group_instance_id: Option<String>,
+    /// Largest batch processed (and committed) at once.
+    #[arg(long, env = env::BATCH_SIZE, default_value_t = 500, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    pub batch_size: u64,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct LoadgenArgs {
+    /// Order service base URL.
+    #[arg(long, env = env::ORDER_SERVICE_URL, default_value = "http://kapture-order-service:8080")]
+    pub order_service_url: String,
+    /// Produce straight to Kafka instead of calling the order service.
+    #[arg(long, env = env::DIRECT)]
+    pub direct: bool,
+    /// Requests in flight at once (HTTP mode).
+    #[arg(long, env = env::CONCURRENCY, default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub concurrency: u64,
+    /// Transactions per second (0 = as fast as possible).
+    #[arg(long, env = env::RATE, default_value_t = 100.0, value_parser = parse_rate)]
+    pub rate: f64,
+    /// Stop after this long (e.g. 30s, 5m).
+    #[arg(long, env = env::DURATION, value_parser = humantime::parse_duration)]
+    pub duration: Option<Duration>,
+    /// Stop after this many transactions.
+    #[arg(long, env = env::COUNT)]
+    pub count: Option<u64>,
+    /// Generator seed (same seed, same transactions).
+    #[arg(long, env = env::SEED, default_value_t = 1)]
+    pub seed: u64,
+    /// Number of stores in the generated world.
+    #[arg(long, env = env::STORES, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..))]
+    pub stores: u64,
+    /// Number of customers in the generated world.
+    #[arg(long, env = env::CUSTOMERS, default_value_t = 5000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub customers: u64,
+    /// Append acknowledged transaction ids to this file, one per line.
+    #[arg(long, env = env::ACK_FILE)]
+    pub ack_file: Option<PathBuf>,
+    /// Add acknowledged ids to the Redis set `<redis-prefix>acked`.
+    #[arg(long, env = env::ACK_REDIS)]
+    pub ack_redis: bool,
+    /// Write the payloads (one JSON per line) to this file and send nothing (for kcat -l).
+    #[arg(long, env = env::DUMP, conflicts_with_all = ["direct", "ack_file", "ack_redis"])]
+    pub dump: Option<PathBuf>,
+    #[command(flatten)]
+    pub kafka: KafkaArgs,
+    #[command(flatten)]
+    pub redis: RedisArgs,
+    #[command(flatten)]
+    pub metrics: MetricsArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct OrderServiceArgs {
+    /// Address of the HTTP API.
+    #[arg(long, env = env::LISTEN, default_value = "0.0.0.0:8080")]
+    pub listen: SocketAddr,
+    /// Largest request body accepted (bytes); larger ones get 413.
+    #[arg(long, env = env::MAX_BODY, default_value_t = 64 * 1024)]
+    pub max_body: usize,
+    #[command(flatten)]
+    pub kafka: KafkaArgs,
+    #[command(flatten)]
+    pub redis: RedisArgs,
+    #[command(flatten)]
+    pub metrics: MetricsArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RouterArgs {
+    #[command(flatten)]
+    pub kafka: KafkaArgs,
+    #[command(flatten)]
+    pub consumer: ConsumerArgs,
+    #[command(flatten)]
+    pub metrics: MetricsArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SinkPostgresArgs {
+    #[command(flatten)]
+    pub kafka: KafkaArgs,
+    #[command(flatten)]
+    pub consumer: ConsumerArgs,
+    #[command(flatten)]
+    pub postgres: PostgresArgs,
+    #[command(flatten)]
+    pub metrics: MetricsArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SinkRedisArgs {
+    #[command(flatten)]
+    pub kafka: KafkaArgs,
+    #[command(flatten)]
+    pub consumer: ConsumerArgs,
+    #[command(flatten)]
+    pub redis: RedisArgs,
+    #[command(flatten)]
+    pub metrics: MetricsArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct VerifyArgs {
+    /// Read acknowledged ids from this file (written by `loadgen --ack-file`).
+    #[arg(long, env = env::ACK_FILE, required_unless_present = "ack_redis")]
+    pub ack_file: Option<PathBuf>,
+    /// Read acknowledged ids from the Redis set `<redis-prefix>acked`.
+    #[arg(long, env = env::ACK_REDIS, conflicts_with = "ack_file")]
+    pub ack_redis: bool,
+    /// Do not compare the Redis sink's aggregates.
+    #[arg(long)]
+    pub no_redis: bool,
+    /// Also count the messages in the per-state topics (needs the Kafka bootstrap).
+    #[arg(long)]
+    pub topics: bool,
+    /// Output format.
+    #[arg(short = 'o', long, value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
+    #[command(flatten)]
+    pub kafka: KafkaArgs,
+    #[command(flatten)]
+    pub redis: RedisArgs,
+    #[command(flatten)]
+    pub postgres: PostgresArgs,
+}
+
+impl KafkaArgs {
+    pub fn names(&self, redis_prefix: &str) -> Names {
+        Names::new(&self.topic_prefix, redis_prefix)
+    }
+}
+
+fn parse_rate(s: &str) -> Result<f64, String> {
+    let r: f64 = s.parse().map_err(|_| format!("{s:?} is not a number"))?;
+    if r.is_finite() && r >= 0.0 {
+        Ok(r)
+    } else {
+        Err("rate must be a finite number >= 0".into())
+    }
+}
+
+fn parse_schema(s: &str) -> Result<String, String> {
+    if super::names::valid_schema(s) {
+        Ok(s.to_owned())
+    } else {
+        Err("schema must be a lower-case identifier ([a-z_][a-z0-9_]*)".into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn grammar_is_consistent() {
+        WorkerCli::command().debug_assert();
+    }
+
+    #[test]
+    fn loadgen_flags_parse() {
+        let cli = WorkerCli::try_parse_from([
+            "kapture-worker",
+            "loadgen",
+            "--direct",
+            "--rate",
+            "0",
+            "--count",
+            "10",
+            "--duration",
+            "5s",
+            "--seed",
+            "7",
+            "--ack-file",
+            "/tmp/a",
+            "--topic-prefix",
+            "t.",
+        ])
+        .unwrap();
+        let Role::Loadgen(a) = cli.role else {
+            panic!("not loadgen")
+        };
+        assert!(a.direct);
+        assert_eq!((a.rate, a.count, a.seed), (0.0, Some(10), 7));
+        assert_eq!(a.duration, Some(Duration::from_secs(5)));
+        assert_eq!(a.kafka.topic_prefix, "t.");
+    }
+
+    #[test]
+    fn bad_values_are_rejected() {
+        for args in [
+            vec!["kapture-worker", "loadgen", "--rate", "-1"],
+            vec!["kapture-worker", "loadgen", "--dump", "/tmp/x", "--direct"],
+            vec!["kapture-worker", "router", "--partitions", "0"],
+            vec![
+                "kapture-worker",
+                "sink-postgres",
+                "--postgres-schema",
+                "a;b",
+            ],
+            vec!["kapture-worker", "verify"],
+        ] {
+            assert!(
+                WorkerCli::try_parse_from(&args).is_err(),
+                "{args:?} should fail"
+            );
+        }
+    }
+}

@@ -1,0 +1,559 @@
+//! Load generator: transactions from the model, paced by a token bucket, sent to the order
+//! service over HTTP or produced straight to Kafka. Acknowledged ids are recorded so that
+//! `verify` can prove nothing acknowledged was lost.
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use rdkafka::client::ClientContext;
+use rdkafka::error::KafkaError;
+use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
+use rdkafka::types::RDKafkaErrorCode;
+use rdkafka::util::Timeout;
+use redis::AsyncCommands;
+use serde::Serialize;
+use tokio::sync::{mpsc, Semaphore};
+use tokio::task::JoinSet;
+
+use super::cli::LoadgenArgs;
+use super::kafka_config;
+use super::metrics::{self, Metrics};
+use super::model::{Generator, GeneratorConfig};
+use super::rate::TokenBucket;
+use super::redis_conn;
+use super::shutdown::Shutdown;
+use super::stats::{LatencySummary, Samples};
+
+/// When the run ends (pure).
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub count: Option<u64>,
+    pub duration: Option<Duration>,
+}
+
+impl Limits {
+    pub fn reached(&self, sent: u64, elapsed: Duration) -> bool {
+        self.count.is_some_and(|c| sent >= c) || self.duration.is_some_and(|d| elapsed >= d)
+    }
+}
+
+/// Printed as JSON on stdout at the end of a run.
+#[derive(Debug, Serialize)]
+pub struct Summary {
+    pub mode: &'static str,
+    pub sent: u64,
+    pub acked: u64,
+    pub failed: u64,
+    /// Failures by HTTP status or error kind.
+    pub failures: BTreeMap<String, u64>,
+    pub elapsed_s: f64,
+    pub sent_per_s: f64,
+    pub acked_per_s: f64,
+    pub latency: LatencySummary,
+}
+
+#[derive(Default)]
+struct Tally {
+    sent: u64,
+    acked: u64,
+    failures: BTreeMap<String, u64>,
+    samples: Samples,
+}
+
+impl Tally {
+    fn fail(&mut self, metrics: &Metrics, reason: String) {
+        metrics.fail(&reason);
+        *self.failures.entry(reason).or_default() += 1;
+    }
+
+    fn summary(mut self, mode: &'static str, elapsed: Duration) -> Summary {
+        let secs = elapsed.as_secs_f64().max(1e-9);
+        Summary {
+            mode,
+            sent: self.sent,
+            acked: self.acked,
+            failed: self.failures.values().sum(),
+            failures: std::mem::take(&mut self.failures),
+            elapsed_s: secs,
+            sent_per_s: self.sent as f64 / secs,
+            acked_per_s: self.acked as f64 / secs,
+            latency: self.samples.summary(),
+        }
+    }
+}
+
+fn generator(args: &LoadgenArgs) -> Result<Generator> {
+    let config = GeneratorConfig {
+        seed: args.seed,
+        stores: usize::try_from(args.stores).context("--stores is too large")?,
+        customers: usize::try_from(args.customers).context("--customers is too large")?,
+        ..Default::default()
+    };
+    config.validate().context("invalid generator settings")?;
+    Ok(Generator::new(config))
+}
+
+/// The transaction id of a generated payload. The model writes `id` first, so this is a
+/// prefix match; anything else falls back to parsing.
+pub fn payload_id(json: &[u8]) -> Result<String> {
+    if let Some(span) = id_span(json) {
+        return Ok(String::from_utf8_lossy(&json[span]).into_owned());
+    }
+    #[derive(serde::Deserialize)]
+    struct IdOnly {
+        id: String,
+    }
+    Ok(serde_json::from_slice::<IdOnly>(json)
+        .context("generated payload has no id")?
+        .id)
+}
+
+/// Byte range of the id in a payload that starts with it (as the model writes it).
+fn id_span(json: &[u8]) -> Option<std::ops::Range<usize>> {
+    const PREFIX: &[u8] = br#"{"id":""#;
+    let rest = json.strip_prefix(PREFIX)?;
+    let end = rest.iter().position(|&b| b == b'"')?;
+    let id = &rest[..end];
+    (!id.contains(&b'\\') && std::str::from_utf8(id).is_ok())
+        .then_some(PREFIX.len()..PREFIX.len() + end)
+}
+
+/// Paces the sender; `None` when the rate is unlimited.
+struct Pacer {
+    bucket: Option<TokenBucket>,
+    start: Instant,
+}
+
+impl Pacer {
+    fn new(rate: f64) -> Self {
+        let start = Instant::now();
+        Self {
+            bucket: (rate > 0.0).then(|| TokenBucket::new(rate, Duration::ZERO)),
+            start,
+        }
+    }
+
+    async fn wait(&mut self) {
+        if let Some(b) = &mut self.bucket {
+            let wait = b.reserve(self.start.elapsed());
+            // Sub-millisecond waits are absorbed by the bucket's reservation accounting.
+            if wait >= Duration::from_millis(1) {
+                tokio::time::sleep(wait).await;
+            }
+        }
+    }
+}
+
+pub async fn run(args: LoadgenArgs, shutdown: Shutdown) -> Result<()> {
+    if let Some(path) = &args.dump {
+        let count = args.count.context("--dump needs --count")?;
+        return dump(&args, path, count);
+    }
+    let metrics = Metrics::new("loadgen");
+    metrics::serve(
+        args.metrics.metrics_listen,
+        metrics.clone(),
+        shutdown.clone(),
+    )
+    .await?;
+    let (ack_tx, ack_task) = start_ack_writer(&args).await?;
+    metrics.set_ready(true);
+    let limits = Limits {
+        count: args.count,
+        duration: args.duration,
+    };
+    let summary = if args.direct {
+        run_direct(&args, limits, &metrics, ack_tx, shutdown).await?
+    } else {
+        run_http(&args, limits, &metrics, ack_tx, shutdown).await?
+    };
+    let recorded = ack_task.await.context("ack writer panicked")??;
+    tracing::info!(recorded, "acknowledged ids recorded");
+    println!("{}", serde_json::to_string(&summary)?);
+    Ok(())
+}
+
+fn dump(args: &LoadgenArgs, path: &Path, count: u64) -> Result<()> {
+    let file =
+        std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
+    let mut out = std::io::BufWriter::new(file);
+    let mut generator = generator(args)?;
+    let mut buf = Vec::with_capacity(2048);
+    for _ in 0..count {
+        generator.next_json(&mut buf);
+        buf.push(b'\n');
+        out.write_all(&buf)?;
+    }
+    out.flush()
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}
+
+type AckSender = Option<mpsc::Sender<String>>;
+
+/// Records acknowledged ids (file and/or Redis set) in the background; the task ends, having
+/// flushed everything, once every sender is dropped, and returns how many ids it recorded.
+async fn start_ack_writer(
+    args: &LoadgenArgs,
+) -> Result<(AckSender, tokio::task::JoinHandle<Result<u64>>)> {
+    let mut file = match &args.ack_file {
+        Some(p) => {
+            let f = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(p)
+                .with_context(|| format!("opening ack file {}", p.display()))?;
+            Some((std::io::BufWriter::new(f), p.clone()))
+        }
+        None => None,
+    };
+    let mut redis = if args.ack_redis {
+        let conn = redis_conn::connect(&redis_conn::client(&args.redis.redis_url)?).await?;
+        Some((conn, args.kafka.names(&args.redis.redis_prefix).acked_set()))
+    } else {
+        None
+    };
+    if file.is_none() && redis.is_none() {
+        return Ok((None, tokio::spawn(async { Ok(0) })));
+    }
+    let (tx, mut rx) = mpsc::channel::<String>(65_536);
+    let task = tokio::spawn(async move {
+        let mut buf = Vec::with_capacity(4096);
+        let mut recorded = 0u64;
+        while rx.recv_many(&mut buf, 4096).await > 0 {
+            if let Some((w, path)) = &mut file {
+                for id in &buf {
+                    writeln!(w, "{id}").with_context(|| format!("writing {}", path.display()))?;
+                }
+            }
+            if let Some((conn, key)) = &mut redis {
+                let _: u64 = conn
+                    .sadd(key.as_str(), &buf)
+                    .await
+                    .with_context(|| format!("SADD {key}"))?;
+            }
+            recorded += buf.len() as u64;
+            buf.clear();
+        }
+        if let Some((w, path)) = &mut file {
+            w.flush()
+                .with_context(|| format!("flushing {}", path.display()))?;
+            w.get_ref()
+                .sync_all()
+                .with_context(|| format!("syncing {}", path.display()))?;
+        }
+        Ok(recorded)
+    });
+    Ok((Some(tx), task))
+}
+
+async fn ack(tx: &AckSender, id: String) {
+    if let Some(tx) = tx {
+        // The writer only stops early on an I/O error, which its task reports.
+        let _ = tx.send(id).await;
+    }
+}
+
+enum HttpOutcome {
+    Acked(String, Duration),
+    Status(u16),
+    Error(&'static str),
+}
+
+async fn run_http(
+    args: &LoadgenArgs,
+    limits: Limits,
+    metrics: &Arc<Metrics>,
+    ack_tx: AckSender,
+    shutdown: Shutdown,
+) -> Result<Summary> {
+    let concurrency = args.concurrency as usize;
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(concurrency)
+        .timeout(Duration::from_secs(30))
+        .build()
+        .context("building the HTTP client")?;
+    let url = format!(
+        "{}/transactions",
+        args.order_service_url.trim_end_matches('/')
+    );
+    let permits = Arc::new(Semaphore::new(concurrency));
+    let mut generator = generator(args)?;
+    let mut pacer = Pacer::new(args.rate);
+    let mut tally = Tally::default();
+    let mut tasks: JoinSet<HttpOutcome> = JoinSet::new();
+    tracing::info!(%url, rate = args.rate, concurrency, "loadgen (HTTP) starting");
+
+    let handle = |outcome: HttpOutcome, tally: &mut Tally| -> Option<String> {
+        match outcome {
+            HttpOutcome::Acked(id, latency) => {
+                tally.acked += 1;
+                tally.samples.record(latency);
+                metrics.produced.inc();
+                metrics.latency.observe(latency.as_secs_f64());
+                Some(id)
+            }
+            HttpOutcome::Status(s) => {
+                tally.fail(metrics, format!("http_{s}"));
+                None
+            }
+            HttpOutcome::Error(kind) => {
+                tally.fail(metrics, kind.to_owned());
+                None
+            }
+        }
+    };
+
+    while !shutdown.is_triggered() && !limits.reached(tally.sent, pacer.start.elapsed()) {
+        pacer.wait().await;
+        let permit = permits
+            .clone()
+            .acquire_owned()
+            .await
+            .context("semaphore closed")?;
+        let mut body = Vec::with_capacity(2048);
+        generator.next_json(&mut body);
+        let id = payload_id(&body)?;
+        let (client, url) = (client.clone(), url.clone());
+        tasks.spawn(async move {
+            let _permit = permit;
+            let started = Instant::now();
+            let sent = client
+                .post(&url)
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await;
+            match sent {
+                Ok(r) if r.status().is_success() => HttpOutcome::Acked(id, started.elapsed()),
+                Ok(r) => HttpOutcome::Status(r.status().as_u16()),
+                Err(e) if e.is_timeout() => HttpOutcome::Error("timeout"),
+                Err(e) if e.is_connect() => HttpOutcome::Error("connect"),
+                Err(_) => HttpOutcome::Error("http"),
+            }
+        });
+        tally.sent += 1;
+        while let Some(done) = tasks.try_join_next() {
+            if let Some(id) = handle(done.context("request task panicked")?, &mut tally) {
+                ack(&ack_tx, id).await;
+            }
+        }
+    }
+    // Intake stopped: let every request in flight finish so its outcome is recorded.
+    while let Some(done) = tasks.join_next().await {
+        if let Some(id) = handle(done.context("request task panicked")?, &mut tally) {
+            ack(&ack_tx, id).await;
+        }
+    }
+    Ok(tally.summary("http", pacer.start.elapsed()))
+}
+
+/// A message in flight (direct mode): its id, when it was handed to librdkafka.
+struct Pending {
+    /// Only kept when acknowledged ids are recorded (saves an allocation per message).
+    id: Option<String>,
+    started: Instant,
+}
+
+/// Delivery reports of the direct mode, handled on librdkafka's polling thread: no future
+/// or channel per message, which keeps the producer close to kcat's speed.
+struct DirectContext {
+    metrics: Arc<Metrics>,
+    acks: AckSender,
+    tally: std::sync::Mutex<Tally>,
+}
+
+impl ClientContext for DirectContext {}
+
+impl ProducerContext for DirectContext {
+    type DeliveryOpaque = Box<Pending>;
+
+    fn delivery(&self, result: &DeliveryResult<'_>, pending: Box<Pending>) {
+        let latency = pending.started.elapsed();
+        let mut tally = self.tally.lock().unwrap_or_else(|p| p.into_inner());
+        match result {
+            Ok(_) => {
+                tally.acked += 1;
+                tally.samples.record(latency);
+                drop(tally);
+                self.metrics.produced.inc();
+                self.metrics.latency.observe(latency.as_secs_f64());
+                if let (Some(tx), Some(id)) = (&self.acks, pending.id) {
+                    // Not a runtime thread, so blocking is allowed; it paces the producer
+                    // to the ack writer. An error means the writer failed, which it reports.
+                    let _ = tx.blocking_send(id);
+                }
+            }
+            Err((e, _)) => {
+                tally.fail(&self.metrics, "delivery".into());
+                drop(tally);
+                tracing::debug!(id = pending.id.as_deref().unwrap_or("-"), error = %e, "delivery failed");
+            }
+        }
+    }
+}
+
+async fn run_direct(
+    args: &LoadgenArgs,
+    limits: Limits,
+    metrics: &Arc<Metrics>,
+    ack_tx: AckSender,
+    shutdown: Shutdown,
+) -> Result<Summary> {
+    let names = args.kafka.names(&args.redis.redis_prefix);
+    let topic = names.source_topic();
+    let admin = kafka_config::admin(&args.kafka.kafka_bootstrap)?;
+    kafka_config::ensure_topics(
+        &admin,
+        std::slice::from_ref(&topic),
+        args.kafka.partitions,
+        args.kafka.replication_factor,
+    )
+    .await?;
+    let context = DirectContext {
+        metrics: metrics.clone(),
+        acks: ack_tx,
+        tally: Default::default(),
+    };
+    let producer: ThreadedProducer<DirectContext> =
+        kafka_config::producer_config(&args.kafka.kafka_bootstrap)
+            .create_with_context(context)
+            .with_context(|| {
+                format!("creating Kafka producer for {}", args.kafka.kafka_bootstrap)
+            })?;
+    let mut generator = generator(args)?;
+    let mut pacer = Pacer::new(args.rate);
+    let mut sent = 0u64;
+    tracing::info!(%topic, rate = args.rate, "loadgen (direct) starting");
+
+    let record_ids = producer.context().acks.is_some();
+    let mut payload = Vec::with_capacity(2048);
+    while !shutdown.is_triggered() && !limits.reached(sent, pacer.start.elapsed()) {
+        pacer.wait().await;
+        generator.next_json(&mut payload);
+        // The key is the id, borrowed from the payload when it leads it (the model's case).
+        let owned_key;
+        let key: &[u8] = match id_span(&payload) {
+            Some(span) => &payload[span],
+            None => {
+                owned_key = payload_id(&payload)?;
+                owned_key.as_bytes()
+            }
+        };
+        let id = record_ids.then(|| String::from_utf8_lossy(key).into_owned());
+        let mut pending = Box::new(Pending {
+            id,
+            started: Instant::now(),
+        });
+        loop {
+            let record = BaseRecord::with_opaque_to(&topic, pending)
+                .key(key)
+                .payload(&payload[..]);
+            match producer.send(record) {
+                Ok(()) => break,
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), record)) => {
+                    // librdkafka's queue is full: give its thread time to deliver.
+                    pending = record.delivery_opaque;
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+                Err((e, record)) => {
+                    let mut tally = producer
+                        .context()
+                        .tally
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner());
+                    tally.fail(metrics, "enqueue".into());
+                    tracing::warn!(id = %String::from_utf8_lossy(key), error = %e, "could not enqueue");
+                    break;
+                }
+            }
+        }
+        sent += 1;
+    }
+    // Every delivery report arrives before flush returns; the context then drops its ack
+    // sender with the producer, which lets the ack writer finish.
+    let flushed =
+        tokio::task::block_in_place(|| producer.flush(Timeout::After(Duration::from_secs(30))));
+    flushed.context("flushing the producer")?;
+    let elapsed = pacer.start.elapsed();
+    let mut tally = std::mem::take(
+        &mut *producer
+            .context()
+            .tally
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()),
+    );
+    drop(producer);
+    tally.sent = sent;
+    Ok(tally.summary("direct", elapsed))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_by_count_duration_or_neither() {
+        let none = Limits {
+            count: None,
+            duration: None,
+        };
+        assert!(!none.reached(u64::MAX, Duration::from_secs(86_400)));
+        let count = Limits {
+            count: Some(10),
+            duration: None,
+        };
+        assert!(!count.reached(9, Duration::ZERO));
+        assert!(count.reached(10, Duration::ZERO));
+        let both = Limits {
+            count: Some(10),
+            duration: Some(Duration::from_secs(1)),
+        };
+        assert!(both.reached(1, Duration::from_secs(1)));
+        assert!(!both.reached(1, Duration::from_millis(999)));
+    }
+
+    #[test]
+    fn payload_id_reads_the_leading_id_or_parses() {
+        assert_eq!(payload_id(br#"{"id":"ab-1","time":"x"}"#).unwrap(), "ab-1");
+        assert_eq!(payload_id(br#"{"time":"x","id":"z9"}"#).unwrap(), "z9");
+        assert_eq!(payload_id(br#"{"id":"a\"b"}"#).unwrap(), "a\"b");
+        assert!(payload_id(b"{}").is_err());
+    }
+
+    #[test]
+    fn generated_payloads_carry_their_id_first() {
+        let mut g = Generator::new(GeneratorConfig {
+            seed: 3,
+            stores: 5,
+            customers: 50,
+            ..Default::default()
+        });
+        let mut buf = Vec::new();
+        for _ in 0..50 {
+            g.next_json(&mut buf);
+            let txn: crate::workload::transaction::Transaction =
+                serde_json::from_slice(&buf).unwrap();
+            assert!(
+                buf.starts_with(br#"{"id":""#),
+                "model no longer writes id first"
+            );
+            assert_eq!(payload_id(&buf).unwrap(), txn.id);
+        }
+    }
+
+    #[test]
+    fn summary_rates_and_failures() {
+        let mut t = Tally {
+            sent: 10,
+            acked: 8,
+            ..Default::default()
+        };
+        t.failures.insert("http_503".into(), 2);
+        let s = t.summary("http", Duration::from_secs(2));
+        assert_eq!((s.failed, s.sent_per_s, s.acked_per_s), (2, 5.0, 4.0));
+    }
+}

@@ -459,7 +459,7 @@ async fn run_direct(
                     pending = record.delivery_opaque;
                     tokio::time::sleep(Duration::from_millis(1)).await;
                 }
-                Err((e, record)) => {
+                Err((e, _)) => {
                     let mut tally = producer
                         .context()
                         .tally

@@ -1375,6 +1375,7 @@ mod tests {
             env::SEED,
             env::PARTITIONS,
             env::REPLICATION_FACTOR,
+            env::ACK_REDIS,
         ]
         .into();
         let roles = [

@@ -125,9 +125,10 @@ pub struct LoadgenArgs {
     /// Stop after this many transactions.
     #[arg(long, env = env::COUNT)]
     pub count: Option<u64>,
-    /// Generator seed (same seed, same transactions).
-    #[arg(long, env = env::SEED, default_value_t = 1)]
-    pub seed: u64,
+    /// Generator seed (same seed, same transactions). Default: a random one, logged, so that
+    /// replicas and restarted pods never repeat each other's transaction ids.
+    #[arg(long, env = env::SEED)]
+    pub seed: Option<u64>,
     /// Number of stores in the generated world.
     #[arg(long, env = env::STORES, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..))]
     pub stores: u64,
@@ -283,7 +284,7 @@ mod tests {
             panic!("not loadgen")
         };
         assert!(a.direct);
-        assert_eq!((a.rate, a.count, a.seed), (0.0, Some(10), 7));
+        assert_eq!((a.rate, a.count, a.seed), (0.0, Some(10), Some(7)));
         assert_eq!(a.duration, Some(Duration::from_secs(5)));
         assert_eq!(a.kafka.topic_prefix, "t.");
     }

@@ -86,8 +86,10 @@ impl Tally {
 }
 
 fn generator(args: &LoadgenArgs) -> Result<Generator> {
+    let seed = args.seed.unwrap_or_else(rand::random);
+    tracing::info!(seed, "generator seed (pass --seed to repeat this stream)");
     let config = GeneratorConfig {
-        seed: args.seed,
+        seed,
         stores: usize::try_from(args.stores).context("--stores is too large")?,
         customers: usize::try_from(args.customers).context("--customers is too large")?,
         ..Default::default()

@@ -341,7 +341,7 @@ pub fn analyze(samples: &[Sample], bounds: &Bounds) -> Impact {
                 Some(i) if i.observed && seconds > 0.0 => Figure::some(pick(i) / seconds),
                 _ => {
                     let reason = why_not(samples, bounds, window, role);
-                    notes.insert(format!("{}: {reason}", window.as_str()));
+                    notes.insert(reason.clone());
                     Figure::none(reason)
                 }
             }
@@ -384,7 +384,7 @@ pub fn analyze(samples: &[Sample], bounds: &Bounds) -> Impact {
                     Some(v) => Figure::some(v),
                     None => {
                         let reason = why_not(samples, bounds, Window::During, role);
-                        notes.insert(format!("lag: {reason}"));
+                        notes.insert(reason.clone());
                         Figure::none(reason)
                     }
                 },
@@ -710,10 +710,7 @@ garbage line
             Some("router: no ready pods")
         );
         assert!(before.order_service_error_rate.value.is_none());
-        assert!(impact
-            .notes
-            .iter()
-            .any(|n| n == "before: router: no ready pods"));
+        assert!(impact.notes.iter().any(|n| n == "router: no ready pods"));
         // Nothing sampled during or after.
         assert!(window(&impact, Window::During)
             .router_produced_per_second
@@ -815,5 +812,38 @@ garbage line
         assert_eq!(i.gap, Some(5.0));
         assert!(i.verdict.contains("5 acknowledged"), "{}", i.verdict);
         assert!(i.verdict.contains("kapture-worker verify"));
+    }
+
+    #[test]
+    fn table_lines_show_rates_errors_and_reasons() {
+        let s = vec![
+            sample(
+                0.0,
+                vec![pod("order-service", "o", values(0.0, 10.0, 1.0, None))],
+            ),
+            sample(
+                2.0,
+                vec![pod("order-service", "o", values(20.0, 30.0, 3.0, None))],
+            ),
+        ];
+        let lines = analyze(&s, &BOUNDS).lines();
+        assert_eq!(lines[0], "impact (2 samples):");
+        assert!(
+            lines[1].starts_with("  before   2.0s  order-service 10.0/s, router no data"),
+            "{}",
+            lines[1]
+        );
+        assert!(
+            lines[1].ends_with("order-service errors 10.00%"),
+            "{}",
+            lines[1]
+        );
+        assert!(lines
+            .iter()
+            .any(|l| l.starts_with("  consumer lag peak: router no data")));
+        assert!(lines.iter().any(|l| l.starts_with("  integrity: unknown")));
+        assert!(lines
+            .iter()
+            .any(|l| l == "  no data: router: fewer than two scrapes in this window"));
     }
 }

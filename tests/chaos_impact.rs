@@ -328,6 +328,7 @@ async fn impact_of_killing_the_order_service_is_measured_through_the_pod_proxy()
     let report = report(&out);
     assert_eq!(report["actions"][0]["recovery"], "recovered", "{report}");
     let impact = &report["impact"];
+    eprintln!("impact: {impact:#}");
     assert!(impact["samples"].as_u64().unwrap() >= 6, "{impact}");
 
     let before = window(impact, "before");

@@ -478,3 +478,71 @@ async fn impact_is_skipped_without_workload_pods() {
     assert!(report["impact"].is_null(), "{report}");
     assert!(started.elapsed() < Duration::from_secs(30));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_in_the_baseline_prints_the_report_with_its_impact() {
+    let client = admin_client().await;
+    let ns = TestNamespace::new(&client, "chaos-impact-ctrlc").await;
+    let ip = pod_ip();
+    let order = Counters {
+        role: "order-service",
+        produced: 10.0,
+        consumed: 10.0,
+        failed: 0.0,
+        lag: None,
+    };
+    let (port, _order) = serve(ip, order, 0.0).await;
+    create_pod(&client, &ns, "order-service", port).await;
+    let kubelet = spawn_kubelet(client.clone(), ns.name.clone(), ip, HashMap::new());
+    wait_ready(&client, &ns, 1).await;
+
+    let child = Command::new(env!("CARGO_BIN_EXE_kubectl-kapture"))
+        .args(["--kubeconfig", &kubeconfig_path(), "-n", &ns])
+        .args([
+            "chaos",
+            "--kill",
+            "order-service",
+            "--yes",
+            "-o",
+            "json",
+            "--baseline",
+            "60s",
+            "--sample-interval",
+            "300ms",
+        ])
+        .env_remove("KUBECONFIG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("starting kubectl-kapture");
+    let pid = child.id().expect("pid").to_string();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let kill = std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .expect("kill -INT");
+    assert!(kill.success());
+    let out = tokio::time::timeout(Duration::from_secs(20), child.wait_with_output())
+        .await
+        .expect("the run should end soon after Ctrl-C")
+        .expect("output");
+    kubelet.abort();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "stderr: {stderr}");
+    let report: Value = serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {stdout}\nstderr: {stderr}"));
+    assert_eq!(report["interrupted"], true);
+    assert_eq!(report["actions"].as_array().unwrap().len(), 0, "{report}");
+    let before = window(&report["impact"], "before");
+    let rate = value(&before["orderServiceProducedPerSecond"]);
+    assert!((5.0..=15.0).contains(&rate), "{before}");
+    // The pod was never touched.
+    let pods = Api::<Pod>::namespaced(client.clone(), &ns)
+        .list(&ListParams::default())
+        .await
+        .unwrap();
+    assert_eq!(pods.items.len(), 1);
+}

@@ -295,10 +295,12 @@ fn increases(samples: &[Sample], bounds: &Bounds) -> BTreeMap<(Window, String), 
 /// Why a role has no figures in `window`: the last reason seen in it, else a generic one.
 fn why_not(samples: &[Sample], bounds: &Bounds, window: Window, role: &str) -> String {
     let mut reason = None;
+    let mut seen = 0;
     for s in samples
         .iter()
         .filter(|s| Window::of(s.at, bounds) == Some(window))
     {
+        seen += 1;
         if let Some(r) = s.missing.get(role) {
             reason = Some(format!("{role}: {r}"));
         }
@@ -308,7 +310,13 @@ fn why_not(samples: &[Sample], bounds: &Bounds, window: Window, role: &str) -> S
             }
         }
     }
-    reason.unwrap_or_else(|| format!("{role}: fewer than two scrapes in this window"))
+    reason.unwrap_or_else(|| match seen {
+        0 => format!(
+            "{role}: no scrape in the {} window (shorter than --sample-interval)",
+            window.as_str()
+        ),
+        _ => format!("{role}: fewer than two scrapes in this window"),
+    })
 }
 
 /// Computes the impact of a run from its samples.
@@ -717,13 +725,13 @@ garbage line
             .no_data
             .as_deref()
             .unwrap()
-            .contains("fewer than two scrapes"));
+            .contains("no scrape in the during window"));
         assert!(impact.integrity.verdict.starts_with("unknown"));
         assert_eq!(
             window(&impact, Window::During)
                 .order_service_produced_per_second
                 .show(1),
-            "no data (order-service: fewer than two scrapes in this window)"
+            "no data (order-service: no scrape in the during window (shorter than --sample-interval))"
         );
     }
 

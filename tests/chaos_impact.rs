@@ -435,7 +435,7 @@ async fn a_failing_scrape_is_reported_as_no_data_with_its_reason() {
     // After the router was deleted (no controller), its role has no pods left.
     let after = window(impact, "after");
     let router = after["routerProducedPerSecond"]["noData"].as_str().unwrap();
-    assert!(router.contains("router"), "{router}");
+    assert_eq!(router, "router: no pods", "{impact}");
 }
 
 #[tokio::test]

@@ -547,8 +547,8 @@ pub struct ActionRecord {
     pub recovery_seconds: Option<f64>,
 }
 
-/// A value measured on a group just before and just after a round. Ready pods is the first
-/// measurement; workload impact (throughput, consumer lag, integrity) belongs here too.
+/// A value measured on a group just before and just after a round (Ready pods). The workload
+/// impact over the whole run is `Report::impact`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Measurement {

@@ -122,23 +122,19 @@ pub async fn run(global: &GlobalArgs, args: ChaosArgs) -> Result<()> {
                 disruption_end,
                 end: sampler.elapsed(),
             };
-            outcome.map(|()| bounds)
+            outcome.map(|()| Some(bounds))
         }
         None => run
             .rounds(&groups, &offsets, first, &mut rng)
             .await
-            .map(|()| Bounds {
-                disruption_start: 0.0,
-                disruption_end: 0.0,
-                end: 0.0,
-            }),
+            .map(|()| None),
     };
     ctrl_c.abort();
     let mut report = run.report;
     if let Some(sampler) = sampler {
         let samples = sampler.finish().await;
         // After a failed round the impact still covers what was sampled until then.
-        let bounds = outcome.as_ref().copied().unwrap_or_else(|_| {
+        let bounds = outcome.as_ref().ok().copied().flatten().unwrap_or_else(|| {
             let end = samples.last().map_or(0.0, |s| s.at);
             Bounds {
                 disruption_start: end,

@@ -311,8 +311,9 @@ fn why_not(samples: &[Sample], bounds: &Bounds, window: Window, role: &str) -> S
         }
     }
     reason.unwrap_or_else(|| match seen {
+        // Not the role's fault: say it once for the window.
         0 => format!(
-            "{role}: no scrape in the {} window (shorter than --sample-interval)",
+            "no scrape in the {} window (shorter than --sample-interval)",
             window.as_str()
         ),
         _ => format!("{role}: fewer than two scrapes in this window"),
@@ -731,7 +732,7 @@ garbage line
             window(&impact, Window::During)
                 .order_service_produced_per_second
                 .show(1),
-            "no data (order-service: no scrape in the during window (shorter than --sample-interval))"
+            "no data (no scrape in the during window (shorter than --sample-interval))"
         );
     }
 

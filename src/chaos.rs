@@ -547,8 +547,8 @@ pub struct ActionRecord {
     pub recovery_seconds: Option<f64>,
 }
 
-/// A value measured on a group just before and just after a round. Ready pods is the first
-/// measurement; workload impact (throughput, consumer lag, integrity) belongs here too.
+/// A value measured on a group just before and just after a round (Ready pods). The workload
+/// impact over the whole run is `Report::impact`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Measurement {
@@ -672,6 +672,8 @@ pub struct Report {
     pub notes: Vec<String>,
     /// True when Ctrl-C ended the run early.
     pub interrupted: bool,
+    /// Workload impact from the pods' metrics; null when not measured (`--impact`).
+    pub impact: Option<crate::impact::Impact>,
 }
 
 /// Seconds as shown in tables: `1.2s`.
@@ -755,6 +757,9 @@ impl Tabular for Report {
         ));
         if self.interrupted {
             lines.push("interrupted by Ctrl-C".into());
+        }
+        if let Some(impact) = &self.impact {
+            lines.extend(impact.lines());
         }
         lines.extend(self.notes.iter().map(|n| format!("note: {n}")));
         lines

@@ -3,6 +3,7 @@ pub mod chaos;
 pub mod cli;
 pub mod commands;
 pub mod error;
+pub mod impact;
 pub mod k8s;
 pub mod kafka;
 pub mod manifests;

@@ -1,7 +1,7 @@
 //! Arguments of `kubectl kapture chaos`. Validation only.
 use std::time::Duration;
 
-use clap::Args;
+use clap::{Args, ValueEnum};
 
 use crate::chaos::{self, BlastRadius, FailOn, Method, Target};
 use crate::cli::parse_duration;
@@ -76,6 +76,27 @@ pub struct ChaosArgs {
         default_value = "not-recovered"
     )]
     pub fail_on: Vec<FailOn>,
+    /// Measure the workload's impact from its pods' metrics (auto: when workload pods exist).
+    #[arg(long, value_enum, value_name = "WHEN", default_value = "auto")]
+    pub impact: ImpactMode,
+    /// Metrics sampled before the first action, as the baseline of the impact.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "10s")]
+    pub baseline: Duration,
+    /// Metrics sampled after the last recovery, to see the workload settle.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "10s")]
+    pub settle: Duration,
+    /// Time between two scrapes of the workload's metrics.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "2s")]
+    pub sample_interval: Duration,
+}
+
+/// When to measure the workload impact.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ImpactMode {
+    /// When the namespace has workload pods.
+    Auto,
+    On,
+    Off,
 }
 
 impl ChaosArgs {
@@ -118,6 +139,11 @@ impl ChaosArgs {
                 "--recovery-timeout must be longer than 0s (or pass --wait-recovery=false)".into(),
             ));
         }
+        if self.impact != ImpactMode::Off && self.sample_interval.is_zero() {
+            return Err(KaptureError::InvalidInput(
+                "--sample-interval must be longer than 0s (or pass --impact off)".into(),
+            ));
+        }
         if self
             .selector
             .as_deref()
@@ -156,6 +182,10 @@ mod tests {
         assert!(a.wait_recovery);
         assert_eq!(a.recovery_timeout, Duration::from_secs(300));
         assert_eq!(a.fail_on, vec![FailOn::NotRecovered]);
+        assert_eq!(a.impact, ImpactMode::Auto);
+        assert_eq!(a.baseline, Duration::from_secs(10));
+        assert_eq!(a.settle, Duration::from_secs(10));
+        assert_eq!(a.sample_interval, Duration::from_secs(2));
         assert_eq!(a.schedule().unwrap(), vec![Duration::ZERO]);
         a.validate().unwrap();
     }
@@ -224,6 +254,19 @@ mod tests {
         );
         let a = parse(&["--kill", "kafka", "--recovery-timeout", "0s"]).unwrap();
         assert!(a.validate().is_err());
+        let a = parse(&["--kill", "kafka", "--sample-interval", "0s"]).unwrap();
+        assert!(a.validate().is_err());
+        let a = parse(&[
+            "--kill",
+            "kafka",
+            "--sample-interval",
+            "0s",
+            "--impact",
+            "off",
+        ])
+        .unwrap();
+        a.validate().unwrap();
+        assert!(parse(&["--kill", "kafka", "--impact", "sometimes"]).is_err());
         let a = parse(&["--kill", "kafka", "--selector", " "]).unwrap();
         assert!(a.validate().is_err());
     }

@@ -11,15 +11,19 @@ use crate::chaos::{
     self, ActionRecord, Candidate, Group, Measurement, Method, Outcome, Plan, PlanRow, Recovery,
     RecoveryTracker, Report, RoundRecord, Selection,
 };
-use crate::cli::chaos::ChaosArgs;
+use crate::cli::chaos::{ChaosArgs, ImpactMode};
 use crate::cli::GlobalArgs;
 use crate::error::KaptureError;
+use crate::impact::{self, Bounds, Sample};
 use crate::k8s::pods::{self, PodEvent, PodWatch};
-use crate::k8s::{self, Cluster};
+use crate::k8s::{self, metrics, Cluster};
 use crate::output;
 
 /// Bound on the initial list of the recovery watches.
 const WATCH_START_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Bound on one scrape of one pod's metrics.
+const SCRAPE_TIMEOUT: Duration = Duration::from_secs(5);
 
 pub async fn run(global: &GlobalArgs, args: ChaosArgs) -> Result<()> {
     args.validate()?;
@@ -78,14 +82,69 @@ pub async fn run(global: &GlobalArgs, args: ChaosArgs) -> Result<()> {
             summary: Default::default(),
             notes: plan.notes.clone(),
             interrupted: false,
+            impact: None,
         },
     };
     if method == Method::Evict {
         run.pdb_version = pods::pdb_version(&cluster).await?;
     }
-    let outcome = run.rounds(&groups, &offsets, first, &mut rng).await;
+    let sampler = match args.impact {
+        ImpactMode::Off => None,
+        ImpactMode::On => Some(Sampler::start(&cluster, args.sample_interval)),
+        ImpactMode::Auto => metrics::workload_present(&cluster)
+            .await?
+            .then(|| Sampler::start(&cluster, args.sample_interval)),
+    };
+    let outcome = match &sampler {
+        Some(sampler) => {
+            eprintln!(
+                "sampling workload metrics: {:?} of baseline first",
+                args.baseline
+            );
+            run.pause(args.baseline).await;
+            let disruption_start = sampler.elapsed();
+            let outcome = if run.stopped() {
+                run.report.interrupted = true;
+                Ok(())
+            } else {
+                run.rounds(&groups, &offsets, first, &mut rng).await
+            };
+            let disruption_end = sampler.elapsed();
+            if outcome.is_ok() && !run.stopped() {
+                eprintln!("sampling workload metrics: {:?} to settle", args.settle);
+                run.pause(args.settle).await;
+            }
+            if run.stopped() {
+                run.report.interrupted = true;
+            }
+            let bounds = Bounds {
+                disruption_start,
+                disruption_end,
+                end: sampler.elapsed(),
+            };
+            outcome.map(|()| Some(bounds))
+        }
+        None => run
+            .rounds(&groups, &offsets, first, &mut rng)
+            .await
+            .map(|()| None),
+    };
     ctrl_c.abort();
     let mut report = run.report;
+    if let Some(sampler) = sampler {
+        let samples = sampler.finish().await;
+        // After a failed round the impact still covers what was sampled until then.
+        let bounds = outcome.as_ref().ok().copied().flatten().unwrap_or_else(|| {
+            let end = samples.last().map_or(0.0, |s| s.at);
+            Bounds {
+                disruption_start: end,
+                disruption_end: end,
+                end,
+            }
+        });
+        report.impact = Some(impact::analyze(&samples, &bounds));
+    }
+    let outcome = outcome.map(|_| ());
     report.summary = chaos::summarize(&report.actions);
     output::print(global.output, &report)?;
     outcome?;
@@ -196,6 +255,56 @@ fn question(cluster: &Cluster, plan: &Plan) -> String {
     )
 }
 
+/// Scrapes the workload's metrics every interval in the background until finished.
+struct Sampler {
+    started: Instant,
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<Vec<Sample>>,
+}
+
+impl Sampler {
+    fn start(cluster: &Cluster, interval: Duration) -> Self {
+        let started = Instant::now();
+        let (stop, mut stopped) = watch::channel(false);
+        let cluster = cluster.clone();
+        let task = tokio::spawn(async move {
+            let mut samples = Vec::new();
+            let mut tick = tokio::time::interval(interval);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    _ = stopped.wait_for(|s| *s) => break,
+                }
+                let at = started.elapsed().as_secs_f64();
+                samples.push(metrics::sample(&cluster, at, SCRAPE_TIMEOUT).await);
+            }
+            samples
+        });
+        Sampler {
+            started,
+            stop,
+            task,
+        }
+    }
+
+    fn elapsed(&self) -> f64 {
+        self.started.elapsed().as_secs_f64()
+    }
+
+    /// Stops the sampler and returns its samples.
+    async fn finish(self) -> Vec<Sample> {
+        let _ = self.stop.send(true);
+        match self.task.await {
+            Ok(samples) => samples,
+            Err(e) => {
+                eprintln!("warning: the metrics sampler failed: {e}");
+                Vec::new()
+            }
+        }
+    }
+}
+
 /// The state of a run in progress.
 struct Run<'a> {
     cluster: &'a Cluster,
@@ -209,6 +318,15 @@ struct Run<'a> {
 impl Run<'_> {
     fn stopped(&self) -> bool {
         *self.stop.borrow()
+    }
+
+    /// Sleeps, or less on Ctrl-C.
+    async fn pause(&self, duration: Duration) {
+        let mut stop = self.stop.clone();
+        tokio::select! {
+            _ = tokio::time::sleep(duration) => {}
+            _ = stop.wait_for(|s| *s) => {}
+        }
     }
 
     async fn rounds(

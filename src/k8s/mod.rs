@@ -4,6 +4,7 @@ pub mod cleanup;
 pub mod client;
 pub mod discovery;
 pub mod errors;
+pub mod metrics;
 pub mod pods;
 pub mod statefulset;
 pub mod workloads;

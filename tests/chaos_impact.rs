@@ -2,14 +2,16 @@
 //! of the bench's kube-apiserver 1.20.2. Each workload pod is played by a small HTTP server in
 //! the test serving Prometheus text whose counters advance with time.
 //!
-//! The API server refuses to proxy to loopback pod IPs ("address not allowed"), so these pods
-//! get this machine's own non-loopback address (`KAPTURE_TEST_POD_IP`, else the source address
-//! of the default route) and the servers listen there on a random port: traffic stays on
-//! this machine.
+//! The API server refuses to proxy to loopback pod IPs ("address not allowed"), and tests here
+//! talk to loopback only. So the tests that run in CI give their pods a loopback address and
+//! prove the failure paths (a failed scrape is reported as "no data" with the API server's
+//! reason; no workload, no impact). The two that measure real numbers need a proxyable address
+//! of this machine and run by hand:
+//! `KAPTURE_TEST_POD_IP=<an address of this machine> cargo test --test chaos_impact -- --ignored`.
 mod support;
 
 use std::collections::HashMap;
-use std::net::{IpAddr, UdpSocket};
+use std::net::IpAddr;
 use std::process::{Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -24,21 +26,16 @@ use serde_json::{json, Value};
 use support::{admin_client, kubeconfig_path, wait_for, TestNamespace, WAIT};
 use tokio::process::Command;
 
-/// A local address the API server will proxy to.
-fn pod_ip() -> IpAddr {
-    if let Ok(ip) = std::env::var("KAPTURE_TEST_POD_IP") {
-        return ip.parse().expect("KAPTURE_TEST_POD_IP is an IP address");
-    }
-    // Connecting a UDP socket sends nothing; it only picks the route's source address.
-    let socket = UdpSocket::bind("0.0.0.0:0").expect("binding a UDP socket");
-    socket
-        .connect("192.0.2.1:9")
-        .and_then(|()| socket.local_addr())
-        .map(|a| a.ip())
-        .ok()
-        .filter(|ip| !ip.is_loopback() && !ip.is_unspecified())
-        .expect("no non-loopback address to give the test pods: set KAPTURE_TEST_POD_IP to an address of this machine")
+/// An address of this machine the API server will proxy to (not loopback), given by hand.
+fn proxyable_pod_ip() -> IpAddr {
+    std::env::var("KAPTURE_TEST_POD_IP")
+        .expect("set KAPTURE_TEST_POD_IP to a non-loopback address of this machine")
+        .parse()
+        .expect("KAPTURE_TEST_POD_IP is an IP address")
 }
+
+/// The pod address of the tests that run in CI: loopback, which the API server will not proxy to.
+const LOOPBACK_POD_IP: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 0, 1));
 
 /// What a fake workload pod serves: counters `base + rate * seconds since start`.
 #[derive(Clone)]
@@ -268,11 +265,12 @@ fn value(figure: &Value) -> f64 {
         .unwrap_or_else(|| panic!("no value in {figure}"))
 }
 
+#[ignore = "needs KAPTURE_TEST_POD_IP: the API server does not proxy to loopback"]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn impact_of_killing_the_order_service_is_measured_through_the_pod_proxy() {
     let client = admin_client().await;
     let ns = TestNamespace::new(&client, "chaos-impact").await;
-    let ip = pod_ip();
+    let ip = proxyable_pod_ip();
     // The first order-service process has been up a while (counters at 1000); its replacement
     // starts from zero, which the report must read as a restart, not a negative rate.
     let order = Counters {
@@ -379,7 +377,7 @@ async fn impact_of_killing_the_order_service_is_measured_through_the_pod_proxy()
 async fn a_failing_scrape_is_reported_as_no_data_with_its_reason() {
     let client = admin_client().await;
     let ns = TestNamespace::new(&client, "chaos-impact-fail").await;
-    let ip = pod_ip();
+    let ip = LOOPBACK_POD_IP;
     // A port nobody listens on: bind one, then let it go.
     let closed = std::net::TcpListener::bind((ip, 0))
         .unwrap()
@@ -442,7 +440,7 @@ async fn a_failing_scrape_is_reported_as_no_data_with_its_reason() {
 async fn impact_is_skipped_without_workload_pods() {
     let client = admin_client().await;
     let ns = TestNamespace::new(&client, "chaos-impact-none").await;
-    let ip = pod_ip();
+    let ip = LOOPBACK_POD_IP;
     // A Kafka broker pod only: auto finds no workload, so no baseline is waited for either.
     let pod: Pod = serde_json::from_value(json!({
         "apiVersion": "v1",
@@ -479,11 +477,12 @@ async fn impact_is_skipped_without_workload_pods() {
     assert!(started.elapsed() < Duration::from_secs(30));
 }
 
+#[ignore = "needs KAPTURE_TEST_POD_IP: the API server does not proxy to loopback"]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ctrl_c_in_the_baseline_prints_the_report_with_its_impact() {
     let client = admin_client().await;
     let ns = TestNamespace::new(&client, "chaos-impact-ctrlc").await;
-    let ip = pod_ip();
+    let ip = proxyable_pod_ip();
     let order = Counters {
         role: "order-service",
         produced: 10.0,

@@ -6,7 +6,10 @@ use prometheus_client::metrics::gauge::Gauge;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::{ClientContext, DefaultClientContext};
 use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{ConsumerContext, StreamConsumer};
+use rdkafka::consumer::{Consumer, ConsumerContext, StreamConsumer};
+
+use super::cli::ConsumerArgs;
+use super::names::Names;
 use rdkafka::error::KafkaError;
 use rdkafka::producer::FutureProducer;
 use rdkafka::statistics::Statistics;
@@ -126,6 +129,24 @@ pub fn consumer(
     client_config(&consumer_settings(bootstrap, group, instance))
         .create_with_context(LagContext { lag })
         .with_context(|| format!("creating Kafka consumer (group {group}) for {bootstrap}"))
+}
+
+/// The consumer of a role's group (`default_group` unless --group-id is given), subscribed to
+/// `topic` (a name, or a `^` pattern). Returns it with the group's full name.
+pub fn subscribed_consumer(
+    bootstrap: &str,
+    names: &Names,
+    args: &ConsumerArgs,
+    default_group: &str,
+    topic: &str,
+    lag: Gauge,
+) -> Result<(StreamConsumer<LagContext>, String)> {
+    let group = names.group(args.group_id.as_deref().unwrap_or(default_group));
+    let consumer = consumer(bootstrap, &group, args.group_instance_id.as_deref(), lag)?;
+    consumer
+        .subscribe(&[topic])
+        .with_context(|| format!("subscribing group {group} to {topic}"))?;
+    Ok((consumer, group))
 }
 
 pub fn admin(bootstrap: &str) -> Result<AdminClient<DefaultClientContext>> {

@@ -5,7 +5,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Result};
 use futures::future::join_all;
-use rdkafka::consumer::Consumer;
 use rdkafka::message::{Message, OwnedMessage};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::util::Timeout;
@@ -69,19 +68,14 @@ pub async fn run(args: RouterArgs, mut shutdown: Shutdown) -> Result<()> {
     let admin = kafka_config::admin(bootstrap)?;
     kafka_config::ensure_topics(&admin, &[names.source_topic()], partitions, rf).await?;
     let producer = kafka_config::producer(bootstrap)?;
-    let group = names.group(
-        args.consumer
-            .group_id
-            .as_deref()
-            .unwrap_or("kapture-router"),
-    );
-    let consumer = kafka_config::consumer(
+    let (consumer, group) = kafka_config::subscribed_consumer(
         bootstrap,
-        &group,
-        args.consumer.group_instance_id.as_deref(),
+        &names,
+        &args.consumer,
+        "kapture-router",
+        &names.source_topic(),
         metrics.lag.clone(),
     )?;
-    consumer.subscribe(&[&names.source_topic()])?;
     metrics.set_ready(true);
     tracing::info!(%group, source = %names.source_topic(), "router up");
 

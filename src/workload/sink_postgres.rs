@@ -4,7 +4,6 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use rdkafka::consumer::Consumer;
 use rdkafka::message::{Message, OwnedMessage};
 use tokio_postgres::NoTls;
 
@@ -129,19 +128,14 @@ pub async fn run(args: SinkPostgresArgs, mut shutdown: Shutdown) -> Result<()> {
     let mut writer = Writer::open(&args.postgres).await?;
 
     let names = args.kafka.names("");
-    let group = names.group(
-        args.consumer
-            .group_id
-            .as_deref()
-            .unwrap_or("kapture-sink-postgres"),
-    );
-    let consumer = kafka_config::consumer(
+    let (consumer, group) = kafka_config::subscribed_consumer(
         &args.kafka.kafka_bootstrap,
-        &group,
-        args.consumer.group_instance_id.as_deref(),
+        &names,
+        &args.consumer,
+        "kapture-sink-postgres",
+        &names.state_topic_pattern(),
         metrics.lag.clone(),
     )?;
-    consumer.subscribe(&[&names.state_topic_pattern()])?;
     metrics.set_ready(true);
     tracing::info!(%group, pattern = %names.state_topic_pattern(), table = %format!("{schema}.transactions"), "postgres sink up");
 

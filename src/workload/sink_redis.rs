@@ -4,7 +4,6 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use rdkafka::consumer::Consumer;
 use rdkafka::message::{Message, OwnedMessage};
 use redis::aio::MultiplexedConnection;
 use serde::Deserialize;
@@ -89,19 +88,14 @@ pub async fn run(args: SinkRedisArgs, mut shutdown: Shutdown) -> Result<()> {
     let script = redis::Script::new(AGGREGATE_SCRIPT);
     let keys = script_keys(&names);
 
-    let group = names.group(
-        args.consumer
-            .group_id
-            .as_deref()
-            .unwrap_or("kapture-sink-redis"),
-    );
-    let consumer = kafka_config::consumer(
+    let (consumer, group) = kafka_config::subscribed_consumer(
         &args.kafka.kafka_bootstrap,
-        &group,
-        args.consumer.group_instance_id.as_deref(),
+        &names,
+        &args.consumer,
+        "kapture-sink-redis",
+        &names.state_topic_pattern(),
         metrics.lag.clone(),
     )?;
-    consumer.subscribe(&[&names.state_topic_pattern()])?;
     metrics.set_ready(true);
     tracing::info!(%group, pattern = %names.state_topic_pattern(), "redis sink up");
 

@@ -9,7 +9,7 @@ use serde::Serialize;
 use crate::cli::deploy::DeployArgs;
 use crate::cli::{DryRun, GlobalArgs, OutputFormat};
 use crate::error::KaptureError;
-use crate::k8s::apply::{self, Applied, ApplyOptions, Outcome};
+use crate::k8s::apply::{self, Applied, ApplyOptions, Existing, Outcome};
 use crate::k8s::workloads::{self, NamespaceState};
 use crate::k8s::{discovery, Cluster};
 use crate::manifests::{self, Manifest, RenderParams};
@@ -107,7 +107,13 @@ pub async fn run(global: &GlobalArgs, args: DeployArgs) -> Result<()> {
     }
     let cluster = crate::k8s::connect(global).await?;
     let dry_run = args.dry_run == Some(DryRun::Server);
-    match workloads::namespace_state(&cluster).await? {
+    // The namespace and the API surface are independent questions: ask both at once.
+    let kinds = manifests::kinds_in_apply_order(&manifests);
+    let (namespace, resolver) = tokio::try_join!(
+        workloads::namespace_state(&cluster),
+        discovery::discover(&cluster, &kinds)
+    )?;
+    let existing = match namespace {
         NamespaceState::Absent if dry_run => {
             return Err(KaptureError::InvalidInput(format!(
                 "namespace {ns:?} does not exist yet and --dry-run=server can only validate objects in an existing namespace \
@@ -116,12 +122,15 @@ pub async fn run(global: &GlobalArgs, args: DeployArgs) -> Result<()> {
             ))
             .into())
         }
-        NamespaceState::Absent => workloads::create_namespace(&cluster, false).await?,
-        NamespaceState::Ours | NamespaceState::Foreign => {}
-    }
-    let resolver =
-        discovery::discover(&cluster, &manifests::kinds_in_apply_order(&manifests)).await?;
-    let existing = apply::check_existing(&cluster, &resolver, &manifests).await?;
+        NamespaceState::Absent => {
+            workloads::create_namespace(&cluster, false).await?;
+            // A namespace created just now holds nothing: no need to read before applying.
+            vec![Existing::Absent; manifests.len()]
+        }
+        NamespaceState::Ours | NamespaceState::Foreign => {
+            apply::check_existing(&cluster, &resolver, &manifests).await?
+        }
+    };
     let options = ApplyOptions {
         dry_run,
         force_conflicts: args.force_conflicts,

@@ -24,17 +24,9 @@ const BROKERS: &str = "app.kubernetes.io/part-of=kapture,app.kubernetes.io/compo
 /// Runs the real binary with stdin closed (no terminal), the way CI does. Asynchronously, so
 /// the kubelet stand-in keeps running on the test's runtime meanwhile; bounded in time.
 async fn kapture(kubeconfig: &str, ns: &str, args: &[&str]) -> Output {
-    let run = Command::new(env!("CARGO_BIN_EXE_kubectl-kapture"))
-        .args(["--kubeconfig", kubeconfig, "-n", ns])
-        .args(args)
-        .env_remove("KUBECONFIG")
-        .stdin(Stdio::null())
-        .kill_on_drop(true)
-        .output();
-    tokio::time::timeout(Duration::from_secs(120), run)
-        .await
-        .unwrap_or_else(|_| panic!("kubectl-kapture {args:?} did not finish within 120 s"))
-        .expect("running kubectl-kapture")
+    let mut all = vec!["--kubeconfig", kubeconfig, "-n", ns];
+    all.extend_from_slice(args);
+    support::run_plugin(&all).await
 }
 
 fn json_of(out: &Output) -> Value {

@@ -225,17 +225,10 @@ async fn wait_ready(client: &Client, ns: &str, n: usize) {
 }
 
 async fn kapture(ns: &str, args: &[&str]) -> Output {
-    let run = Command::new(env!("CARGO_BIN_EXE_kubectl-kapture"))
-        .args(["--kubeconfig", &kubeconfig_path(), "-n", ns])
-        .args(args)
-        .env_remove("KUBECONFIG")
-        .stdin(Stdio::null())
-        .kill_on_drop(true)
-        .output();
-    tokio::time::timeout(Duration::from_secs(120), run)
-        .await
-        .unwrap_or_else(|_| panic!("kubectl-kapture {args:?} did not finish within 120 s"))
-        .expect("running kubectl-kapture")
+    let kubeconfig = kubeconfig_path();
+    let mut all = vec!["--kubeconfig", &kubeconfig, "-n", ns];
+    all.extend_from_slice(args);
+    support::run_plugin(&all).await
 }
 
 fn report(out: &Output) -> Value {

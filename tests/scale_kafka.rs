@@ -48,15 +48,7 @@ async fn kapture(ns: &str, args: &[&str]) -> Output {
     let mut all = vec!["--kubeconfig", &kubeconfig, "-n", ns];
     all.extend_from_slice(args);
     all.extend_from_slice(&["--bootstrap-server", &bootstrap]);
-    tokio::time::timeout(
-        Duration::from_secs(120),
-        tokio::process::Command::new(env!("CARGO_BIN_EXE_kubectl-kapture"))
-            .args(&all)
-            .output(),
-    )
-    .await
-    .expect("kubectl-kapture finished within 2 minutes")
-    .expect("running kubectl-kapture")
+    support::run_plugin(&all).await
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -287,12 +279,7 @@ async fn without_bootstrap_server_it_port_forwards_and_says_when_there_is_nothin
     let client = support::admin_client().await;
     let ns = support::TestNamespace::new(&client, "kapture-topics-pf").await;
     let kubeconfig = support::kubeconfig_path();
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_kubectl-kapture"))
-        .args(["--kubeconfig", &kubeconfig, "-n", &ns, "topics"])
-        .env_remove("KAPTURE_BOOTSTRAP_SERVER")
-        .output()
-        .await
-        .unwrap();
+    let out = support::run_plugin(&["--kubeconfig", &kubeconfig, "-n", &ns, "topics"]).await;
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     let stderr = text(&out.stderr);
     assert!(

@@ -465,3 +465,20 @@ pub fn spawn_kubelet_with_delay(client: Client, ns: &str, delay: Duration) -> Ku
     });
     KubeletHandle { task, marked }
 }
+
+/// Runs the plugin binary with `args`: no stdin (so not a terminal), none of the user's
+/// KUBECONFIG or KAPTURE_BOOTSTRAP_SERVER, bounded to two minutes. Async, so the caller's
+/// runtime (e.g. the kubelet stand-in) keeps running meanwhile.
+pub async fn run_plugin(args: &[&str]) -> std::process::Output {
+    let run = tokio::process::Command::new(env!("CARGO_BIN_EXE_kubectl-kapture"))
+        .args(args)
+        .env_remove("KUBECONFIG")
+        .env_remove("KAPTURE_BOOTSTRAP_SERVER")
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .output();
+    tokio::time::timeout(Duration::from_secs(120), run)
+        .await
+        .unwrap_or_else(|_| panic!("kubectl-kapture {args:?} did not finish within 120 s"))
+        .expect("running kubectl-kapture")
+}

@@ -184,6 +184,9 @@ pub fn validate(params: &RenderParams) -> Result<(), String> {
             params.replication_factor, params.brokers
         ));
     }
+    if params.storage == Storage::Ephemeral && params.storage_class.is_some() {
+        return Err("--storage-class only applies with --storage persistent".to_string());
+    }
     Ok(())
 }
 
@@ -1655,5 +1658,13 @@ mod tests {
             ..bad
         };
         assert!(validate(&no_kafka).is_ok());
+        let class_without_claims = RenderParams {
+            storage: Storage::Ephemeral,
+            storage_class: Some("fast".into()),
+            ..base()
+        };
+        assert!(validate(&class_without_claims)
+            .unwrap_err()
+            .contains("--storage persistent"));
     }
 }

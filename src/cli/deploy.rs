@@ -35,8 +35,8 @@ pub struct DeployArgs {
     /// ephemeral (emptyDir) or persistent (PersistentVolumeClaims).
     #[arg(long, value_enum, default_value_t = Storage::Ephemeral)]
     pub storage: Storage,
-    /// StorageClass for persistent volumes (default: the cluster's default class).
-    #[arg(long, value_name = "NAME", requires_if("persistent", "storage"))]
+    /// StorageClass of the claims with --storage persistent (default: the cluster's default class).
+    #[arg(long, value_name = "NAME")]
     pub storage_class: Option<String>,
     /// Size of each persistent volume.
     #[arg(long, default_value = "10Gi", value_name = "QUANTITY")]

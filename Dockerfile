@@ -12,11 +12,12 @@ RUN apt-get update \
 # Link zlib statically: the distroless runtime has no libz.
 ENV LIBZ_SYS_STATIC=1
 WORKDIR /src
-# The whole crate: the library embeds manifests/ at compile time.
+# The whole workspace: the worker builds on the plugin's library (the contract with the
+# manifests), which embeds manifests/ at compile time.
 COPY . .
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
-    cargo build --release --locked --bin kapture-worker \
+    cargo build --release --locked -p kapture-worker \
     && install -m 0755 target/release/kapture-worker /kapture-worker
 
 # glibc, libgcc and CA certificates, no shell; runs as uid/gid 65532 (nonroot), which the

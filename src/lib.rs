@@ -2,7 +2,11 @@
 pub mod chaos;
 pub mod cli;
 pub mod commands;
+pub mod component;
+pub mod contract;
+pub mod diagnose;
 pub mod error;
+pub mod images;
 pub mod impact;
 pub mod k8s;
 pub mod kafka;
@@ -10,4 +14,5 @@ pub mod manifests;
 pub mod output;
 pub mod prompt;
 pub mod status;
-pub mod workload;
+pub mod verdict;
+pub mod verifier;

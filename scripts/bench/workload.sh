@@ -27,7 +27,7 @@ command -v kcat >/dev/null || die "kcat is missing (apt-get install kcat)"
 
 TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
 if [[ "${1:-}" != "--no-build" ]]; then
-  (cd "$ROOT" && cargo build --release --bin kapture-worker >&2)
+  (cd "$ROOT" && cargo build --release -p kapture-worker >&2)
 fi
 W="$TARGET/release/kapture-worker"
 [[ -x "$W" ]] || die "$W not built"

@@ -1,10 +1,10 @@
 //! kapture-worker: the workload roles. Parse, init logging, dispatch.
-use std::io::IsTerminal;
-
 use clap::Parser;
-use kapture::workload::cli::{Role, WorkerCli};
-use kapture::workload::shutdown::Shutdown;
-use kapture::workload::{loadgen, order_service, router, sink_postgres, sink_redis, verify_run};
+use kapture_worker::cli::{Role, WorkerCli};
+use kapture_worker::shutdown::Shutdown;
+use kapture_worker::{
+    create_topics, loadgen, order_service, router, sink_postgres, sink_redis, verify_run,
+};
 
 /// Exit code when verification finds lost or duplicated transactions.
 const EXIT_INTEGRITY: i32 = 1;
@@ -15,7 +15,7 @@ fn main() {
     let cli = WorkerCli::parse();
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
+        .with_ansi(kapture::output::stderr_colour())
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_new(&cli.log).unwrap_or_else(|e| {
                 eprintln!("error: invalid --log filter {:?}: {e}", cli.log);
@@ -27,6 +27,7 @@ fn main() {
     let result = runtime.block_on(async move {
         let served = match cli.role {
             Role::Verify(args) => return verify_run::run(args).await.map(|r| r.ok),
+            Role::CreateTopics(args) => create_topics::run(args).await,
             Role::Loadgen(a) => loadgen::run(a, Shutdown::on_signals()).await,
             Role::OrderService(a) => order_service::run(a, Shutdown::on_signals()).await,
             Role::Router(a) => router::run(a, Shutdown::on_signals()).await,

@@ -61,7 +61,7 @@ pub fn validate(txn: &Transaction) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::workload::transaction::{Customer, LineItem, Location, Store};
+    use crate::transaction::{Customer, LineItem, Location, Store};
 
     fn sample() -> Transaction {
         let loc = Location {
@@ -112,7 +112,7 @@ mod tests {
 
     #[test]
     fn the_generator_only_produces_valid_transactions() {
-        use crate::workload::model::{Generator, GeneratorConfig};
+        use crate::model::{Generator, GeneratorConfig};
         let mut g = Generator::new(GeneratorConfig {
             seed: 11,
             stores: 20,

@@ -18,6 +18,8 @@ use serde::Serialize;
 use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinSet;
 
+use kapture::component::Component;
+
 use super::cli::LoadgenArgs;
 use super::kafka_config;
 use super::metrics::{self, Metrics};
@@ -154,7 +156,7 @@ pub async fn run(args: LoadgenArgs, shutdown: Shutdown) -> Result<()> {
         let count = args.count.context("--dump needs --count")?;
         return dump(&args, path, count);
     }
-    let metrics = Metrics::new("loadgen");
+    let metrics = Metrics::new(Component::Loadgen);
     metrics::serve(
         args.metrics.metrics_listen,
         metrics.clone(),
@@ -174,7 +176,7 @@ pub async fn run(args: LoadgenArgs, shutdown: Shutdown) -> Result<()> {
     };
     let recorded = ack_task.await.context("ack writer panicked")??;
     tracing::info!(recorded, "acknowledged ids recorded");
-    println!("{}", serde_json::to_string(&summary)?);
+    kapture::output::write_stdout(&(serde_json::to_string(&summary)? + "\n"))?;
     Ok(())
 }
 
@@ -413,6 +415,7 @@ async fn run_direct(
         std::slice::from_ref(&topic),
         args.kafka.partitions,
         args.kafka.replication_factor,
+        &[],
     )
     .await?;
     let context = DirectContext {
@@ -537,8 +540,7 @@ mod tests {
         let mut buf = Vec::new();
         for _ in 0..50 {
             g.next_json(&mut buf);
-            let txn: crate::workload::transaction::Transaction =
-                serde_json::from_slice(&buf).unwrap();
+            let txn: crate::transaction::Transaction = serde_json::from_slice(&buf).unwrap();
             assert!(
                 buf.starts_with(br#"{"id":""#),
                 "model no longer writes id first"

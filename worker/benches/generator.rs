@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use criterion::measurement::{Measurement, ValueFormatter, WallTime};
 use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion, Throughput};
-use kapture::workload::model::{Generator, GeneratorConfig};
+use kapture_worker::model::{Generator, GeneratorConfig};
 
 const BATCH: u64 = 10_000;
 

@@ -8,6 +8,8 @@ use rdkafka::message::{Message, OwnedMessage};
 use redis::aio::MultiplexedConnection;
 use serde::Deserialize;
 
+use kapture::component::Component;
+
 use super::cli::SinkRedisArgs;
 use super::consume::{commit_or_warn, next_batch};
 use super::kafka_config;
@@ -75,7 +77,7 @@ pub fn script_keys(names: &Names) -> [String; 4] {
 }
 
 pub async fn run(args: SinkRedisArgs, mut shutdown: Shutdown) -> Result<()> {
-    let metrics = Metrics::new("sink-redis");
+    let metrics = Metrics::new(Component::SinkRedis);
     metrics::serve(
         args.metrics.metrics_listen,
         metrics.clone(),

@@ -24,7 +24,7 @@ use self::basket::{BasketModel, Intent};
 use self::catalog::{Catalog, CATEGORIES};
 use self::customers::{Household, HouseholdSampler, Stock};
 use self::geo::{CITIES, STATES, US_MEDIAN_INCOME};
-use crate::workload::transaction::{Customer, LineItem, Location, Store, Transaction};
+use crate::transaction::{Customer, LineItem, Location, Store, Transaction};
 
 const DAY_MS: u64 = 86_400_000;
 /// Households shop up to this long before something runs out (uniform trigger lead time).

@@ -68,7 +68,7 @@ fn client_config(settings: &[(&'static str, String)]) -> ClientConfig {
         cfg.set(*k, v);
     }
     // librdkafka debug contexts (e.g. "cgrp,topic"), logged through tracing.
-    if let Ok(debug) = std::env::var(super::env::KAFKA_DEBUG) {
+    if let Ok(debug) = std::env::var(kapture::contract::env::KAFKA_DEBUG) {
         cfg.set("debug", debug);
     }
     cfg
@@ -155,18 +155,29 @@ pub fn admin(bootstrap: &str) -> Result<AdminClient<DefaultClientContext>> {
         .with_context(|| format!("creating Kafka admin client for {bootstrap}"))
 }
 
-/// Creates the topics that do not exist yet; an existing topic is fine.
+/// Creates the topics that do not exist yet, with the topic `configs` (`min.insync.replicas`,
+/// ...); an existing topic is fine and is left as it is.
 pub async fn ensure_topics(
     admin: &AdminClient<DefaultClientContext>,
     names: &[String],
     partitions: i32,
     replication: i32,
+    configs: &[(String, String)],
 ) -> Result<()> {
     let topics: Vec<NewTopic> = names
         .iter()
-        .map(|n| NewTopic::new(n, partitions, TopicReplication::Fixed(replication)))
+        .map(|n| {
+            configs.iter().fold(
+                NewTopic::new(n, partitions, TopicReplication::Fixed(replication)),
+                |topic, (key, value)| topic.set(key, value),
+            )
+        })
         .collect();
-    let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
+    // Both bounds: an unreachable broker would otherwise hold the request for librdkafka's
+    // default of a minute.
+    let opts = AdminOptions::new()
+        .operation_timeout(Some(Duration::from_secs(10)))
+        .request_timeout(Some(Duration::from_secs(10)));
     let results = admin
         .create_topics(&topics, &opts)
         .await

@@ -10,6 +10,8 @@ use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::util::Timeout;
 use serde::Deserialize;
 
+use kapture::component::Component;
+
 use super::cli::RouterArgs;
 use super::consume::{commit_or_warn, next_batch};
 use super::kafka_config;
@@ -55,7 +57,7 @@ struct Out<'a> {
 }
 
 pub async fn run(args: RouterArgs, mut shutdown: Shutdown) -> Result<()> {
-    let metrics = Metrics::new("router");
+    let metrics = Metrics::new(Component::Router);
     metrics::serve(
         args.metrics.metrics_listen,
         metrics.clone(),
@@ -66,7 +68,7 @@ pub async fn run(args: RouterArgs, mut shutdown: Shutdown) -> Result<()> {
     let bootstrap = &args.kafka.kafka_bootstrap;
     let (partitions, rf) = (args.kafka.partitions, args.kafka.replication_factor);
     let admin = kafka_config::admin(bootstrap)?;
-    kafka_config::ensure_topics(&admin, &[names.source_topic()], partitions, rf).await?;
+    kafka_config::ensure_topics(&admin, &[names.source_topic()], partitions, rf, &[]).await?;
     let producer = kafka_config::producer(bootstrap)?;
     let (consumer, group) = kafka_config::subscribed_consumer(
         bootstrap,
@@ -91,7 +93,7 @@ pub async fn run(args: RouterArgs, mut shutdown: Shutdown) -> Result<()> {
             .into_iter()
             .collect();
         if !new.is_empty() {
-            kafka_config::ensure_topics(&admin, &new, partitions, rf).await?;
+            kafka_config::ensure_topics(&admin, &new, partitions, rf, &[]).await?;
             known_topics.extend(new);
         }
         let started = Instant::now();

@@ -1,13 +1,13 @@
-//! `kapture-worker` command line: every flag has an environment variable (see `super::env`).
+//! `kapture-worker` command line: every flag has an environment variable (see `kapture::contract::env`).
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-use super::env;
 use super::names::Names;
-use crate::cli::OutputFormat;
+use kapture::contract::env;
+use kapture::output::OutputFormat;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -38,6 +38,20 @@ pub enum Role {
     SinkRedis(SinkRedisArgs),
     /// Compare acknowledged transactions with Postgres, Redis and the per-state topics.
     Verify(VerifyArgs),
+    /// Create the `transactions` topic, retrying until Kafka answers (the deploy's topic Job).
+    CreateTopics(CreateTopicsArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CreateTopicsArgs {
+    #[command(flatten)]
+    pub kafka: KafkaArgs,
+    /// A topic config of the new topic, KEY=VALUE (repeatable), e.g. min.insync.replicas=2.
+    #[arg(long = "config", value_name = "KEY=VALUE", value_parser = parse_key_value)]
+    pub configs: Vec<(String, String)>,
+    /// Give up when Kafka has not answered for this long.
+    #[arg(long, default_value = "10m", value_parser = humantime::parse_duration)]
+    pub timeout: Duration,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -216,6 +230,10 @@ pub struct VerifyArgs {
     /// Also count the messages in the per-state topics (needs the Kafka bootstrap).
     #[arg(long)]
     pub topics: bool,
+    /// Look again every 2 s for up to this long while the verdict is not OK and the sinks
+    /// still make progress: the flow drains after the load stops (0: look once).
+    #[arg(long, default_value = "0s", value_parser = humantime::parse_duration)]
+    pub settle: std::time::Duration,
     /// Output format.
     #[arg(short = 'o', long, value_enum, default_value_t = OutputFormat::Table)]
     pub output: OutputFormat,
@@ -242,6 +260,13 @@ fn parse_rate(s: &str) -> Result<f64, String> {
     }
 }
 
+fn parse_key_value(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((key, value)) if !key.is_empty() => Ok((key.to_owned(), value.to_owned())),
+        _ => Err(format!("{s:?} is not KEY=VALUE")),
+    }
+}
+
 fn parse_schema(s: &str) -> Result<String, String> {
     if super::names::valid_schema(s) {
         Ok(s.to_owned())
@@ -254,10 +279,19 @@ fn parse_schema(s: &str) -> Result<String, String> {
 mod tests {
     use super::*;
     use clap::CommandFactory;
+    use kapture::component::Component;
 
     #[test]
     fn grammar_is_consistent() {
         WorkerCli::command().debug_assert();
+    }
+
+    #[test]
+    fn every_worker_role_is_a_subcommand() {
+        let cli = WorkerCli::command();
+        for role in Component::ALL.into_iter().filter(|c| c.is_worker_role()) {
+            assert!(cli.find_subcommand(role.name()).is_some(), "{role}");
+        }
     }
 
     #[test]

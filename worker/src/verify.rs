@@ -2,9 +2,7 @@
 //! aggregates and the per-state topics.
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use serde::Serialize;
-
-use crate::output::Tabular;
+pub use kapture::verdict::{Report, StateRow};
 
 /// How many example ids a report lists per category.
 pub const SAMPLE: usize = 10;
@@ -31,38 +29,6 @@ pub struct Inputs {
     pub redis_stores: Option<StoreAgg>,
     /// Messages per per-state topic (keyed by state), when Kafka was read.
     pub topics: Option<BTreeMap<String, u64>>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct StateRow {
-    pub state: String,
-    pub postgres: u64,
-    pub redis: Option<u64>,
-    pub topic_messages: Option<u64>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Report {
-    pub acked: u64,
-    pub postgres_rows: u64,
-    /// Acknowledged but not in Postgres.
-    pub lost: u64,
-    /// Counted more than once: ids acknowledged twice, ids present twice in Postgres, and
-    /// transactions the Redis aggregates count more often than Postgres holds them.
-    pub duplicated: u64,
-    /// In Postgres but never acknowledged (in flight when the load generator stopped).
-    pub unexpected: u64,
-    pub duplicate_acks: u64,
-    pub duplicate_rows: u64,
-    pub redis_overcount: u64,
-    pub redis_undercount: u64,
-    /// Redis aggregates (per state and per store) equal those computed from Postgres.
-    pub aggregates_match: Option<bool>,
-    pub topic_messages_total: Option<u64>,
-    pub lost_sample: Vec<String>,
-    pub unexpected_sample: Vec<String>,
-    pub states: Vec<StateRow>,
-    pub ok: bool,
 }
 
 pub fn compare(inputs: &Inputs) -> Report {
@@ -186,61 +152,6 @@ pub fn store_aggregates(
         out.entry(id).or_default().1 = *cents;
     }
     Ok(out)
-}
-
-impl Tabular for Report {
-    fn header(&self) -> Vec<&'static str> {
-        vec!["STATE", "POSTGRES", "REDIS", "TOPIC-MESSAGES"]
-    }
-    fn rows(&self) -> Vec<Vec<String>> {
-        let opt = |v: Option<u64>| v.map_or_else(|| "-".to_string(), |n| n.to_string());
-        self.states
-            .iter()
-            .map(|s| {
-                vec![
-                    s.state.clone(),
-                    s.postgres.to_string(),
-                    opt(s.redis),
-                    opt(s.topic_messages),
-                ]
-            })
-            .collect()
-    }
-    fn footer(&self) -> Vec<String> {
-        let mut lines = vec![
-            format!(
-                "acknowledged: {}  postgres rows: {}",
-                self.acked, self.postgres_rows
-            ),
-            format!(
-                "lost: {}  duplicated: {} (acks {}, rows {}, redis over-count {})  unexpected: {}",
-                self.lost,
-                self.duplicated,
-                self.duplicate_acks,
-                self.duplicate_rows,
-                self.redis_overcount,
-                self.unexpected
-            ),
-        ];
-        if let Some(m) = self.aggregates_match {
-            lines.push(format!(
-                "redis aggregates match postgres: {m} (under-count {})",
-                self.redis_undercount
-            ));
-        }
-        if let Some(t) = self.topic_messages_total {
-            lines.push(format!("per-state topic messages: {t}"));
-        }
-        if !self.lost_sample.is_empty() {
-            lines.push(format!("lost (sample): {}", self.lost_sample.join(" ")));
-        }
-        lines.push(if self.ok {
-            "verdict: OK".into()
-        } else {
-            "verdict: FAILED".into()
-        });
-        lines
-    }
 }
 
 #[cfg(test)]

@@ -12,12 +12,50 @@ use super::cli::VerifyArgs;
 use super::names::Names;
 use super::redis_conn;
 use super::sink_postgres;
+
 use super::verify::{compare, store_aggregates, Inputs, PgRow, Report};
 
 const KAFKA_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How often `--settle` looks again.
+const SETTLE_POLL: Duration = Duration::from_secs(2);
+/// `--settle` stops early once Postgres and Redis show no progress for this long.
+const SETTLE_QUIET: Duration = Duration::from_secs(20);
+
 /// Runs the verification and prints the report; returns the report for the exit code.
+///
+/// With `--settle`, a failing verdict is looked at again while the sinks still catch up
+/// (rows or Redis counts change), up to the settle time; a verdict that stays the same for
+/// [`SETTLE_QUIET`] is final.
 pub async fn run(args: VerifyArgs) -> Result<Report> {
+    let deadline = tokio::time::Instant::now() + args.settle;
+    let mut report = gather(&args).await?;
+    let mut last_change = tokio::time::Instant::now();
+    while !report.ok && tokio::time::Instant::now() + SETTLE_POLL <= deadline {
+        tokio::time::sleep(SETTLE_POLL).await;
+        let next = gather(&args).await?;
+        if progress(&report) != progress(&next) {
+            last_change = tokio::time::Instant::now();
+        } else if last_change.elapsed() >= SETTLE_QUIET {
+            report = next;
+            break;
+        }
+        report = next;
+    }
+    kapture::output::print(args.output, &report)?;
+    Ok(report)
+}
+
+/// What changes while the sinks still work: rows stored and what Redis counted per state.
+fn progress(report: &Report) -> (u64, Vec<Option<u64>>) {
+    (
+        report.postgres_rows,
+        report.states.iter().map(|s| s.redis).collect(),
+    )
+}
+
+/// Reads every input once and compares them.
+async fn gather(args: &VerifyArgs) -> Result<Report> {
     let names = args.kafka.names(&args.redis.redis_prefix);
     let needs_redis = args.ack_redis || !args.no_redis;
     let mut redis = if needs_redis {
@@ -41,7 +79,7 @@ pub async fn run(args: VerifyArgs) -> Result<Report> {
         (None, None) => anyhow::bail!("give --ack-file or --ack-redis"),
     };
 
-    let postgres = postgres_rows(&args).await?;
+    let postgres = postgres_rows(args).await?;
 
     let (redis_states, redis_stores) = match (&mut redis, args.no_redis) {
         (Some(conn), false) => {
@@ -71,15 +109,13 @@ pub async fn run(args: VerifyArgs) -> Result<Report> {
         None
     };
 
-    let report = compare(&Inputs {
+    Ok(compare(&Inputs {
         acked,
         postgres,
         redis_states,
         redis_stores,
         topics,
-    });
-    crate::output::print(args.output, &report)?;
-    Ok(report)
+    }))
 }
 
 async fn postgres_rows(args: &VerifyArgs) -> Result<Vec<PgRow>> {

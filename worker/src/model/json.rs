@@ -4,7 +4,7 @@
 use super::catalog::{Catalog, CATEGORIES};
 use super::geo::CITIES;
 use super::StoreSite;
-use crate::workload::transaction::{LineItem, Location, Store};
+use crate::transaction::{LineItem, Location, Store};
 
 pub struct Fragments {
     /// Per city: `{"zip":..,"city":..,"state":..}`.

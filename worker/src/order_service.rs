@@ -18,6 +18,8 @@ use redis::aio::MultiplexedConnection;
 use serde_json::json;
 use tokio::sync::RwLock;
 
+use kapture::component::Component;
+
 use super::cli::OrderServiceArgs;
 use super::kafka_config;
 use super::metrics::{self, Metrics};
@@ -43,7 +45,7 @@ struct App {
 }
 
 pub async fn run(args: OrderServiceArgs, shutdown: Shutdown) -> Result<()> {
-    let metrics = Metrics::new("order-service");
+    let metrics = Metrics::new(Component::OrderService);
     let names = args.kafka.names(&args.redis.redis_prefix);
     let app = Arc::new(App {
         producer: kafka_config::producer(&args.kafka.kafka_bootstrap)?,
@@ -186,6 +188,7 @@ async fn health_loop(app: Arc<App>, args: OrderServiceArgs, mut shutdown: Shutdo
                         &topic,
                         args.kafka.partitions,
                         args.kafka.replication_factor,
+                        &[],
                     );
                     match tokio::time::timeout(Duration::from_secs(15), created).await {
                         Ok(Ok(())) => true,

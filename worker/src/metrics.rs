@@ -15,6 +15,8 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
+use kapture::component::Component;
+
 use super::shutdown::Shutdown;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -36,12 +38,12 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    pub fn new(role: &str) -> Arc<Self> {
+    pub fn new(role: Component) -> Arc<Self> {
         let mut registry = Registry::with_prefix_and_labels(
             "kapture",
             [(
                 std::borrow::Cow::Borrowed("role"),
-                std::borrow::Cow::Owned(role.to_owned()),
+                std::borrow::Cow::Borrowed(role.name()),
             )]
             .into_iter(),
         );
@@ -170,7 +172,7 @@ mod tests {
 
     #[test]
     fn exposition_has_the_documented_names() {
-        let m = Metrics::new("router");
+        let m = Metrics::new(Component::Router);
         m.produced.inc();
         m.fail("invalid");
         m.lag.set(3);
@@ -186,9 +188,35 @@ mod tests {
         }
     }
 
+    /// What the plugin's chaos impact reads of a scrape is what the roles expose: the names
+    /// are pinned by the parser itself, not by a second copy of the strings.
+    #[test]
+    fn the_plugin_reads_every_series_the_roles_expose() {
+        let m = Metrics::new(Component::SinkPostgres);
+        for _ in 0..3 {
+            m.produced.inc();
+        }
+        m.consumed.inc_by(5);
+        m.fail("postgres");
+        m.fail("invalid");
+        m.reject("invalid");
+        m.lag.set(7);
+        let seen = kapture::impact::parse(&m.encode());
+        assert_eq!(
+            seen,
+            kapture::impact::Values {
+                produced: 3.0,
+                consumed: 5.0,
+                failed: 2.0,
+                rejected: 1.0,
+                lag: Some(7.0),
+            }
+        );
+    }
+
     #[test]
     fn readiness_toggles() {
-        let m = Metrics::new("x");
+        let m = Metrics::new(Component::Loadgen);
         assert!(!m.is_ready());
         m.set_ready(true);
         assert!(m.is_ready());

@@ -7,6 +7,8 @@ use anyhow::{Context, Result};
 use rdkafka::message::{Message, OwnedMessage};
 use tokio_postgres::NoTls;
 
+use kapture::component::Component;
+
 use super::cli::{PostgresArgs, SinkPostgresArgs};
 use super::consume::{commit_or_warn, next_batch};
 use super::kafka_config;
@@ -117,7 +119,7 @@ pub async fn connect(pg: &PostgresArgs) -> Result<tokio_postgres::Client> {
 }
 
 pub async fn run(args: SinkPostgresArgs, mut shutdown: Shutdown) -> Result<()> {
-    let metrics = Metrics::new("sink-postgres");
+    let metrics = Metrics::new(Component::SinkPostgres);
     metrics::serve(
         args.metrics.metrics_listen,
         metrics.clone(),

@@ -1,0 +1,93 @@
+//! The integrity verdict: what `kapture-worker verify` finds and prints, and what the plugin's
+//! `verify` reads back from the verifier Job's log. One type on both sides of that pipe, so a
+//! renamed field breaks the build rather than the parse.
+use serde::{Deserialize, Serialize};
+
+use crate::output::Tabular;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StateRow {
+    pub state: String,
+    pub postgres: u64,
+    pub redis: Option<u64>,
+    pub topic_messages: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    pub acked: u64,
+    pub postgres_rows: u64,
+    /// Acknowledged but not in Postgres.
+    pub lost: u64,
+    /// Counted more than once: ids acknowledged twice, ids present twice in Postgres, and
+    /// transactions the Redis aggregates count more often than Postgres holds them.
+    pub duplicated: u64,
+    /// In Postgres but never acknowledged (in flight when the load generator stopped).
+    pub unexpected: u64,
+    pub duplicate_acks: u64,
+    pub duplicate_rows: u64,
+    pub redis_overcount: u64,
+    pub redis_undercount: u64,
+    /// Redis aggregates (per state and per store) equal those computed from Postgres.
+    pub aggregates_match: Option<bool>,
+    pub topic_messages_total: Option<u64>,
+    pub lost_sample: Vec<String>,
+    pub unexpected_sample: Vec<String>,
+    pub states: Vec<StateRow>,
+    pub ok: bool,
+}
+
+impl Tabular for Report {
+    fn header(&self) -> Vec<&'static str> {
+        vec!["STATE", "POSTGRES", "REDIS", "TOPIC-MESSAGES"]
+    }
+    fn rows(&self) -> Vec<Vec<String>> {
+        let opt = |v: Option<u64>| v.map_or_else(|| "-".to_string(), |n| n.to_string());
+        self.states
+            .iter()
+            .map(|s| {
+                vec![
+                    s.state.clone(),
+                    s.postgres.to_string(),
+                    opt(s.redis),
+                    opt(s.topic_messages),
+                ]
+            })
+            .collect()
+    }
+    fn footer(&self) -> Vec<String> {
+        let mut lines = vec![
+            format!(
+                "acknowledged: {}  postgres rows: {}",
+                self.acked, self.postgres_rows
+            ),
+            format!(
+                "lost: {}  duplicated: {} (acks {}, rows {}, redis over-count {})  unexpected: {}",
+                self.lost,
+                self.duplicated,
+                self.duplicate_acks,
+                self.duplicate_rows,
+                self.redis_overcount,
+                self.unexpected
+            ),
+        ];
+        if let Some(m) = self.aggregates_match {
+            lines.push(format!(
+                "redis aggregates match postgres: {m} (under-count {})",
+                self.redis_undercount
+            ));
+        }
+        if let Some(t) = self.topic_messages_total {
+            lines.push(format!("per-state topic messages: {t}"));
+        }
+        if !self.lost_sample.is_empty() {
+            lines.push(format!("lost (sample): {}", self.lost_sample.join(" ")));
+        }
+        lines.push(if self.ok {
+            "verdict: OK".into()
+        } else {
+            "verdict: FAILED".into()
+        });
+        lines
+    }
+}

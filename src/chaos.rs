@@ -6,68 +6,17 @@
 use std::collections::{BTreeMap, HashSet};
 use std::time::{Duration, Instant};
 
-use clap::ValueEnum;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
+use crate::component::Component;
 use crate::manifests::{LABEL_COMPONENT, LABEL_PART_OF, PART_OF};
-use crate::output::Tabular;
 
 // ---------------------------------------------------------------------------------------------
-// Targets
+// Groups
 // ---------------------------------------------------------------------------------------------
-
-/// What `--kill` names: a Kapture component, a workload role, or `all`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, ValueEnum)]
-pub enum Target {
-    /// The Kafka brokers (component kafka-broker).
-    Kafka,
-    /// The KRaft controller quorum.
-    KafkaController,
-    /// The ZooKeeper ensemble (Kafka 3.x in ZooKeeper mode).
-    Zookeeper,
-    Redis,
-    Postgres,
-    OrderService,
-    Router,
-    SinkPostgres,
-    SinkRedis,
-    Loadgen,
-    /// Every component above.
-    All,
-}
-
-impl Target {
-    /// The `app.kubernetes.io/component` values this target covers, in a fixed order.
-    pub fn components(self) -> &'static [&'static str] {
-        match self {
-            Target::Kafka => &["kafka-broker"],
-            Target::KafkaController => &["kafka-controller"],
-            Target::Zookeeper => &["zookeeper"],
-            Target::Redis => &["redis"],
-            Target::Postgres => &["postgres"],
-            Target::OrderService => &["order-service"],
-            Target::Router => &["router"],
-            Target::SinkPostgres => &["sink-postgres"],
-            Target::SinkRedis => &["sink-redis"],
-            Target::Loadgen => &["loadgen"],
-            Target::All => &[
-                "zookeeper",
-                "kafka-controller",
-                "kafka-broker",
-                "redis",
-                "postgres",
-                "order-service",
-                "router",
-                "sink-postgres",
-                "sink-redis",
-                "loadgen",
-            ],
-        }
-    }
-}
 
 /// A set of pods disrupted and measured together: one Kapture component, or the pods of an
 /// explicit `--selector`.
@@ -81,16 +30,14 @@ pub struct Group {
     pub kapture_only: bool,
 }
 
-/// The groups of a run. `--kill` targets Kapture components (narrowed by `--selector` when both
-/// are given); a `--selector` alone may match pods that are not Kapture's.
-pub fn groups(targets: &[Target], user_selector: Option<&str>) -> Vec<Group> {
+/// The groups of a run, one per component in the order given (each once), narrowed by
+/// `--selector` when both are given; a `--selector` alone may match pods that are not Kapture's.
+pub fn groups(components: &[Component], user_selector: Option<&str>) -> Vec<Group> {
     let user = user_selector.map(str::trim).filter(|s| !s.is_empty());
     let mut names: Vec<&'static str> = Vec::new();
-    for target in targets {
-        for component in target.components() {
-            if !names.contains(component) {
-                names.push(component);
-            }
+    for component in components.iter().map(|c| c.name()) {
+        if !names.contains(&component) {
+            names.push(component);
         }
     }
     if names.is_empty() {
@@ -143,6 +90,9 @@ pub struct Candidate {
     pub terminating: bool,
     /// Kind of the controlling owner (StatefulSet pods come back under the same name).
     pub owner_kind: Option<String>,
+    /// Its data volume is an emptyDir (`deploy --storage ephemeral`): removing the pod loses
+    /// what it stored.
+    pub ephemeral_data: bool,
 }
 
 impl Candidate {
@@ -250,6 +200,22 @@ pub fn notes<'a>(selections: impl IntoIterator<Item = (&'a Group, &'a Selection)
             empty.push(group.name.as_str());
         }
         notes.extend(selection.notes.iter().cloned());
+        let ephemeral: Vec<&str> = selection
+            .victims
+            .iter()
+            .filter(|v| v.ephemeral_data)
+            .map(|v| v.name.as_str())
+            .collect();
+        if !ephemeral.is_empty() {
+            notes.push(format!(
+                "{}: {} keep(s) data on ephemeral storage (an emptyDir): removing it loses \
+                 everything {} stored, and verify will count what it held as lost; deploy \
+                 with --storage persistent to keep data across restarts",
+                group.name,
+                ephemeral.join(", "),
+                group.name
+            ));
+        }
     }
     if !empty.is_empty() {
         notes.insert(0, format!("no pods to disrupt: {}", empty.join(", ")));
@@ -618,8 +584,7 @@ fn median(sorted: &[f64]) -> Option<f64> {
 }
 
 /// What makes the run exit non-zero.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, ValueEnum, Serialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum FailOn {
     /// A removed pod had no Ready replacement within --recovery-timeout.
     NotRecovered,
@@ -629,6 +594,24 @@ pub enum FailOn {
     Any,
     /// Always exit 0 once the run completes.
     Never,
+}
+
+impl FailOn {
+    pub const ALL: &'static [FailOn] = &[
+        FailOn::NotRecovered,
+        FailOn::Blocked,
+        FailOn::Any,
+        FailOn::Never,
+    ];
+
+    pub const fn name(self) -> &'static str {
+        match self {
+            FailOn::NotRecovered => "not-recovered",
+            FailOn::Blocked => "blocked",
+            FailOn::Any => "any",
+            FailOn::Never => "never",
+        }
+    }
 }
 
 /// Why the run fails under `fail_on`, or None when it passes.
@@ -676,96 +659,6 @@ pub struct Report {
     pub impact: Option<crate::impact::Impact>,
 }
 
-/// Seconds as shown in tables: `1.2s`.
-pub fn seconds(value: Option<f64>) -> String {
-    value.map_or_else(|| "-".to_string(), |s| format!("{s:.1}s"))
-}
-
-fn clock(rfc3339: &str) -> String {
-    // "2026-11-25T11:40:03.123Z" -> "11:40:03"
-    rfc3339
-        .split_once('T')
-        .map(|(_, t)| t.chars().take(8).collect())
-        .unwrap_or_else(|| rfc3339.to_string())
-}
-
-impl Tabular for Report {
-    fn header(&self) -> Vec<&'static str> {
-        vec![
-            "ROUND",
-            "TIME",
-            "COMPONENT",
-            "POD",
-            "METHOD",
-            "OUTCOME",
-            "RECOVERY",
-        ]
-    }
-
-    fn rows(&self) -> Vec<Vec<String>> {
-        self.actions
-            .iter()
-            .map(|a| {
-                let recovery = match a.recovery {
-                    Recovery::Recovered => seconds(a.recovery_seconds),
-                    Recovery::NotRecovered => "not recovered".into(),
-                    Recovery::NotWaited => "-".into(),
-                };
-                vec![
-                    a.round.to_string(),
-                    clock(&a.time),
-                    a.component.clone(),
-                    a.pod.clone(),
-                    a.method.as_str().into(),
-                    a.outcome.label(),
-                    recovery,
-                ]
-            })
-            .collect()
-    }
-
-    fn footer(&self) -> Vec<String> {
-        let mut lines = vec![String::new()];
-        for round in &self.rounds {
-            let parts: Vec<String> = round
-                .measurements
-                .iter()
-                .map(|m| format!("{} {} {} -> {}", m.component, m.metric, m.before, m.after))
-                .collect();
-            lines.push(format!(
-                "round {} ({}): {}",
-                round.round,
-                clock(&round.started),
-                parts.join("; ")
-            ));
-        }
-        let s = &self.summary;
-        lines.push(format!(
-            "{} actions: {} removed, {} blocked, {} other; {} recovered, {} not recovered; recovery worst {}, median {}",
-            s.actions,
-            s.removed,
-            s.blocked,
-            s.other,
-            s.recovered,
-            s.not_recovered,
-            seconds(s.worst_recovery_seconds),
-            seconds(s.median_recovery_seconds)
-        ));
-        lines.push(format!(
-            "seed {} (pass --seed {} to choose the same victims)",
-            self.seed, self.seed
-        ));
-        if self.interrupted {
-            lines.push("interrupted by Ctrl-C".into());
-        }
-        if let Some(impact) = &self.impact {
-            lines.extend(impact.lines());
-        }
-        lines.extend(self.notes.iter().map(|n| format!("note: {n}")));
-        lines
-    }
-}
-
 /// One pod a dry run would disrupt (or passed over).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -794,57 +687,6 @@ pub struct Plan {
     pub notes: Vec<String>,
 }
 
-impl Tabular for Plan {
-    fn header(&self) -> Vec<&'static str> {
-        vec!["COMPONENT", "POD", "METHOD", "KAPTURE", "READY", "AGE"]
-    }
-
-    fn rows(&self) -> Vec<Vec<String>> {
-        self.victims
-            .iter()
-            .map(|v| {
-                vec![
-                    v.component.clone(),
-                    v.pod.clone(),
-                    v.method.as_str().into(),
-                    if v.kapture { "yes" } else { "NO" }.into(),
-                    v.ready.to_string(),
-                    v.age_seconds
-                        .map(|s| humantime::format_duration(Duration::from_secs(s)).to_string())
-                        .unwrap_or_else(|| "-".into()),
-                ]
-            })
-            .collect()
-    }
-
-    fn footer(&self) -> Vec<String> {
-        let rounds = self.round_offsets_seconds.len();
-        let mut lines = vec![
-            String::new(),
-            format!(
-                "context {}, namespace {}, seed {}, {} round(s){}",
-                self.context,
-                self.namespace,
-                self.seed,
-                rounds,
-                if rounds > 1 {
-                    " (victims of later rounds are chosen when each round starts)"
-                } else {
-                    ""
-                }
-            ),
-        ];
-        if self.victims.iter().any(|v| !v.kapture) {
-            lines.push(
-                "warning: pods marked KAPTURE NO are not Kapture's; they match --selector".into(),
-            );
-        }
-        lines.extend(self.notes.iter().map(|n| format!("note: {n}")));
-        lines.push("dry run: nothing was changed".into());
-        lines
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -867,6 +709,7 @@ mod tests {
             ready: true,
             terminating: false,
             owner_kind: Some("StatefulSet".into()),
+            ephemeral_data: false,
         }
     }
 
@@ -877,7 +720,7 @@ mod tests {
     }
 
     fn kafka() -> Group {
-        groups(&[Target::Kafka], None).remove(0)
+        groups(&[Component::KafkaBroker], None).remove(0)
     }
 
     fn rng(seed: u64) -> ChaCha8Rng {
@@ -900,18 +743,23 @@ mod tests {
     }
 
     #[test]
-    fn all_expands_to_every_component_once() {
-        let gs = groups(&[Target::Kafka, Target::All, Target::Redis], None);
+    fn each_component_is_one_group_in_the_order_given() {
+        let gs = groups(
+            &[
+                Component::Redis,
+                Component::KafkaBroker,
+                Component::Redis,
+                Component::Zookeeper,
+            ],
+            None,
+        );
         let names: Vec<_> = gs.iter().map(|g| g.name.as_str()).collect();
-        assert_eq!(names.len(), 10);
-        assert_eq!(names[0], "kafka-broker");
-        assert!(names.contains(&"zookeeper") && names.contains(&"kafka-controller"));
-        assert_eq!(names.iter().filter(|n| **n == "redis").count(), 1);
+        assert_eq!(names, ["redis", "kafka-broker", "zookeeper"]);
     }
 
     #[test]
     fn selector_narrows_components_or_stands_alone() {
-        let g = groups(&[Target::Redis], Some("role=primary")).remove(0);
+        let g = groups(&[Component::Redis], Some("role=primary")).remove(0);
         assert!(g.selector.ends_with(",role=primary"));
         assert!(g.kapture_only);
         let g = groups(&[], Some("app=other")).remove(0);
@@ -1112,7 +960,14 @@ mod tests {
 
     #[test]
     fn empty_groups_share_one_note() {
-        let gs = groups(&[Target::Kafka, Target::Redis, Target::Postgres], None);
+        let gs = groups(
+            &[
+                Component::KafkaBroker,
+                Component::Redis,
+                Component::Postgres,
+            ],
+            None,
+        );
         let empty = select(
             &gs[0],
             &[],
@@ -1131,11 +986,22 @@ mod tests {
             now(),
             &mut rng(1),
         );
-        let notes = notes([(&gs[0], &empty), (&gs[1], &capped), (&gs[2], &empty)]);
+        let notes_of =
+            |capped: &Selection| notes([(&gs[0], &empty), (&gs[1], capped), (&gs[2], &empty)]);
+        let notes = notes_of(&capped);
         assert_eq!(notes.len(), 2, "{notes:?}");
         assert_eq!(notes[0], "no pods to disrupt: kafka-broker, postgres");
         assert!(
             notes[1].starts_with("redis: --count 2 asks for 2 pod(s)"),
+            "{notes:?}"
+        );
+        // A victim whose data lives in an emptyDir is warned about before the action.
+        let mut lossy = capped.clone();
+        lossy.victims[0].ephemeral_data = true;
+        let notes = notes_of(&lossy);
+        assert_eq!(notes.len(), 3, "{notes:?}");
+        assert!(
+            notes[2].starts_with("redis: kapture-redis-0 keep(s) data on ephemeral storage"),
             "{notes:?}"
         );
     }

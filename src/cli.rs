@@ -4,7 +4,13 @@
 //! `-n`, `-o`) are parsed here and accepted before or after the subcommand.
 use std::path::PathBuf;
 
+use clap::builder::PossibleValue;
 use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::chaos::FailOn;
+use crate::k8s::ClusterChoice;
+use crate::manifests::{KafkaMode, PullPolicy, ResourcePreset, Storage, DEFAULT_NAMESPACE};
+use crate::output::OutputFormat;
 
 pub mod chaos;
 pub mod delete;
@@ -12,8 +18,7 @@ pub mod deploy;
 pub mod scale;
 pub mod status;
 pub mod topics;
-
-pub const DEFAULT_NAMESPACE: &str = "kapture";
+pub mod verify;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -26,7 +31,7 @@ current kubectl context, reports their state, runs pod chaos against them and sc
 Every object it creates carries app.kubernetes.io/part-of=kapture, so `kubectl kapture delete` \
 removes exactly what deploy created.",
     after_help = "Examples:\n  kubectl kapture deploy --brokers 3 --wait\n  kubectl kapture status -o json\n  \
-kubectl kapture chaos --kill kafka --evict --dry-run\n  kubectl kapture delete --yes"
+kubectl kapture chaos --kill kafka --evict --dry-run\n  kubectl kapture verify --stop-load\n  kubectl kapture delete --yes"
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -57,11 +62,52 @@ pub struct GlobalArgs {
     pub verbose: u8,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum OutputFormat {
-    Table,
-    Json,
-    Yaml,
+impl GlobalArgs {
+    /// The cluster and namespace these flags choose.
+    pub fn cluster(&self) -> ClusterChoice {
+        ClusterChoice {
+            kubeconfig: self.kubeconfig.clone(),
+            context: self.context.clone(),
+            namespace: self.namespace.clone(),
+        }
+    }
+}
+
+/// Lets clap parse a domain enum by the names the domain gives its values, so the domain needs
+/// no clap; `$help` is what `--help` says a value means.
+macro_rules! domain_values {
+    ($($type:ty => $help:expr;)*) => {$(
+        impl ValueEnum for $type {
+            fn value_variants<'a>() -> &'a [Self] {
+                <$type>::ALL
+            }
+
+            fn to_possible_value(&self) -> Option<PossibleValue> {
+                let help: fn($type) -> Option<&'static str> = $help;
+                let value = PossibleValue::new(self.name());
+                Some(match help(*self) {
+                    Some(text) => value.help(text),
+                    None => value,
+                })
+            }
+        }
+    )*};
+}
+
+domain_values! {
+    KafkaMode => |mode| Some(match mode {
+        KafkaMode::Kraft => "Kafka 4 with a KRaft controller quorum",
+        KafkaMode::Zookeeper => "Kafka 3.x with a ZooKeeper ensemble",
+    });
+    Storage => |_| None;
+    PullPolicy => |_| None;
+    ResourcePreset => |_| None;
+    FailOn => |fail_on| Some(match fail_on {
+        FailOn::NotRecovered => "A removed pod had no Ready replacement within --recovery-timeout",
+        FailOn::Blocked => "An eviction was blocked by a PodDisruptionBudget",
+        FailOn::Any => "Any of the above, or an action that was not found, forbidden or failed",
+        FailOn::Never => "Always exit 0 once the run completes",
+    });
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -86,6 +132,8 @@ pub enum Command {
     Scale(scale::ScaleArgs),
     /// List Kafka topics with their partitions, replicas and leaders; alter partition counts.
     Topics(topics::TopicsArgs),
+    /// Check that every acknowledged transaction landed exactly once (runs a verifier Job).
+    Verify(verify::VerifyArgs),
 }
 
 /// A duration flag such as `90s`, `5m` or `1h30m`.

@@ -9,17 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-/// Roles whose pods are scraped, with the component label they carry.
-pub const ROLES: [&str; 5] = [
-    "order-service",
-    "router",
-    "sink-postgres",
-    "sink-redis",
-    "loadgen",
-];
-
-/// Roles that consume from Kafka and report a consumer lag.
-const CONSUMERS: [&str; 3] = ["router", "sink-postgres", "sink-redis"];
+use crate::component::Component;
 
 /// The values of one scrape of one pod that the impact needs.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -97,7 +87,8 @@ fn split_name(line: &str) -> Option<(&str, &str)> {
 /// One pod's part of a sample: its values, or why they could not be had.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PodSample {
-    pub role: String,
+    /// A worker role ([`Component::is_worker_role`]).
+    pub role: Component,
     pub pod: String,
     pub values: Result<Values, String>,
 }
@@ -108,7 +99,7 @@ pub struct Sample {
     pub at: f64,
     pub pods: Vec<PodSample>,
     /// Roles that had nothing to scrape, with the reason ("no ready pods").
-    pub missing: BTreeMap<String, String>,
+    pub missing: BTreeMap<Component, String>,
 }
 
 /// Window bounds in seconds since the sampler started.
@@ -175,15 +166,6 @@ impl Figure {
             no_data: Some(reason.into()),
         }
     }
-
-    /// `12.3`, or `no data (reason)`.
-    pub fn show(&self, digits: usize) -> String {
-        match (self.value, &self.no_data) {
-            (Some(v), _) => format!("{v:.digits$}"),
-            (None, Some(r)) => format!("no data ({r})"),
-            (None, None) => "no data".into(),
-        }
-    }
 }
 
 /// Figures of one window.
@@ -208,7 +190,7 @@ pub struct WindowImpact {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LagPeak {
-    pub role: String,
+    pub role: Component,
     pub peak: Figure,
 }
 
@@ -261,8 +243,8 @@ fn delta(last: f64, now: f64) -> f64 {
 /// later scrape falls. A pod seen for the first time after the first sample was born during the
 /// run, so its first scrape counts in full; a pod already there at the first sample gives its
 /// baseline with its first successful scrape.
-fn increases(samples: &[Sample], bounds: &Bounds) -> BTreeMap<(Window, String), Increase> {
-    let mut out: BTreeMap<(Window, String), Increase> = BTreeMap::new();
+fn increases(samples: &[Sample], bounds: &Bounds) -> BTreeMap<(Window, Component), Increase> {
+    let mut out: BTreeMap<(Window, Component), Increase> = BTreeMap::new();
     let initial: BTreeSet<&str> = samples
         .first()
         .map(|s| s.pods.iter().map(|p| p.pod.as_str()).collect())
@@ -281,7 +263,7 @@ fn increases(samples: &[Sample], bounds: &Bounds) -> BTreeMap<(Window, String), 
             };
             last.insert(&pod.pod, *now);
             let Some(before) = before else { continue };
-            let inc = out.entry((window, pod.role.clone())).or_default();
+            let inc = out.entry((window, pod.role)).or_default();
             inc.produced += delta(before.produced, now.produced);
             inc.consumed += delta(before.consumed, now.consumed);
             inc.failed += delta(before.failed, now.failed);
@@ -293,7 +275,7 @@ fn increases(samples: &[Sample], bounds: &Bounds) -> BTreeMap<(Window, String), 
 }
 
 /// Why a role has no figures in `window`: the last reason seen in it, else a generic one.
-fn why_not(samples: &[Sample], bounds: &Bounds, window: Window, role: &str) -> String {
+fn why_not(samples: &[Sample], bounds: &Bounds, window: Window, role: Component) -> String {
     let mut reason = None;
     let mut seen = 0;
     for s in samples
@@ -301,7 +283,7 @@ fn why_not(samples: &[Sample], bounds: &Bounds, window: Window, role: &str) -> S
         .filter(|s| Window::of(s.at, bounds) == Some(window))
     {
         seen += 1;
-        if let Some(r) = s.missing.get(role) {
+        if let Some(r) = s.missing.get(&role) {
             reason = Some(format!("{role}: {r}"));
         }
         for p in s.pods.iter().filter(|p| p.role == role) {
@@ -345,8 +327,8 @@ pub fn analyze(samples: &[Sample], bounds: &Bounds) -> Impact {
             (Some(a), Some(b)) => b - a,
             _ => 0.0,
         };
-        let mut rate = |role: &str, pick: fn(&Increase) -> f64| -> Figure {
-            match inc.get(&(window, role.to_string())) {
+        let mut rate = |role: Component, pick: fn(&Increase) -> f64| -> Figure {
+            match inc.get(&(window, role)) {
                 Some(i) if i.observed && seconds > 0.0 => Figure::some(pick(i) / seconds),
                 _ => {
                     let reason = why_not(samples, bounds, window, role);
@@ -355,16 +337,16 @@ pub fn analyze(samples: &[Sample], bounds: &Bounds) -> Impact {
                 }
             }
         };
-        let order = rate("order-service", |i| i.produced);
-        let router = rate("router", |i| i.produced);
-        let postgres = rate("sink-postgres", |i| i.consumed);
-        let redis = rate("sink-redis", |i| i.consumed);
-        let error_rate = match inc.get(&(window, "order-service".to_string())) {
+        let order = rate(Component::OrderService, |i| i.produced);
+        let router = rate(Component::Router, |i| i.produced);
+        let postgres = rate(Component::SinkPostgres, |i| i.consumed);
+        let redis = rate(Component::SinkRedis, |i| i.consumed);
+        let error_rate = match inc.get(&(window, Component::OrderService)) {
             Some(i) if i.observed && i.consumed > 0.0 => {
                 Figure::some((i.failed + i.rejected) / i.consumed)
             }
             Some(i) if i.observed => Figure::none("order-service received no requests"),
-            _ => Figure::none(why_not(samples, bounds, window, "order-service")),
+            _ => Figure::none(why_not(samples, bounds, window, Component::OrderService)),
         };
         windows.push(WindowImpact {
             window,
@@ -377,18 +359,19 @@ pub fn analyze(samples: &[Sample], bounds: &Bounds) -> Impact {
         });
     }
 
-    let lag_peaks = CONSUMERS
-        .iter()
+    let lag_peaks = Component::ALL
+        .into_iter()
+        .filter(|c| c.consumes_kafka())
         .map(|role| {
             let peak = samples
                 .iter()
                 .filter(|s| s.at > bounds.disruption_start && s.at <= bounds.end)
                 .flat_map(|s| s.pods.iter())
-                .filter(|p| p.role == *role)
+                .filter(|p| p.role == role)
                 .filter_map(|p| p.values.as_ref().ok().and_then(|v| v.lag))
                 .fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))));
             LagPeak {
-                role: role.to_string(),
+                role,
                 peak: match peak {
                     Some(v) => Figure::some(v),
                     None => {
@@ -410,59 +393,17 @@ pub fn analyze(samples: &[Sample], bounds: &Bounds) -> Impact {
     }
 }
 
-impl Impact {
-    /// The impact section of the table output.
-    pub fn lines(&self) -> Vec<String> {
-        let mut lines = vec![format!("impact ({} samples):", self.samples)];
-        for w in &self.windows {
-            let short = |f: &Figure| match f.value {
-                Some(v) => format!("{v:.1}/s"),
-                None => "no data".into(),
-            };
-            let errors = match w.order_service_error_rate.value {
-                Some(r) => format!("{:.2}%", r * 100.0),
-                None => "no data".into(),
-            };
-            lines.push(format!(
-                "  {:<6} {:>5.1}s  order-service {}, router {}, sink-postgres {}, sink-redis {}; order-service errors {}",
-                w.window.as_str(),
-                w.seconds,
-                short(&w.order_service_produced_per_second),
-                short(&w.router_produced_per_second),
-                short(&w.sink_postgres_consumed_per_second),
-                short(&w.sink_redis_consumed_per_second),
-                errors
-            ));
-        }
-        let peaks: Vec<String> = self
-            .lag_peaks
-            .iter()
-            .map(|l| {
-                format!(
-                    "{} {}",
-                    l.role,
-                    l.peak.value.map_or("no data".into(), |v| format!("{v:.0}"))
-                )
-            })
-            .collect();
-        lines.push(format!("  consumer lag peak: {}", peaks.join(", ")));
-        lines.push(format!("  integrity: {}", self.integrity.verdict));
-        lines.extend(self.notes.iter().map(|n| format!("  no data: {n}")));
-        lines
-    }
-}
-
-fn integrity(inc: &BTreeMap<(Window, String), Increase>) -> Integrity {
-    let total = |role: &str, pick: fn(&Increase) -> f64| -> Option<f64> {
+fn integrity(inc: &BTreeMap<(Window, Component), Increase>) -> Integrity {
+    let total = |role: Component, pick: fn(&Increase) -> f64| -> Option<f64> {
         let parts: Vec<&Increase> = inc
             .iter()
-            .filter(|((_, r), i)| r == role && i.observed)
+            .filter(|((_, r), i)| *r == role && i.observed)
             .map(|(_, i)| i)
             .collect();
         (!parts.is_empty()).then(|| parts.iter().map(|i| pick(i)).sum())
     };
-    let acknowledged = total("order-service", |i| i.produced);
-    let written = total("sink-postgres", |i| i.produced);
+    let acknowledged = total(Component::OrderService, |i| i.produced);
+    let written = total(Component::SinkPostgres, |i| i.produced);
     let (gap, verdict) = match (acknowledged, written) {
         (Some(a), Some(w)) => {
             let gap = a - w;
@@ -508,7 +449,7 @@ mod tests {
 
     fn pod(role: &str, name: &str, v: Values) -> PodSample {
         PodSample {
-            role: role.into(),
+            role: Component::from_name(role).expect("a role"),
             pod: name.into(),
             values: Ok(v),
         }
@@ -667,7 +608,7 @@ garbage line
     #[test]
     fn a_pod_present_at_the_start_but_unscraped_gives_a_baseline_not_an_increase() {
         let failing = PodSample {
-            role: "router".into(),
+            role: Component::Router,
             pod: "r".into(),
             values: Err("503 Service Unavailable".into()),
         };
@@ -696,14 +637,14 @@ garbage line
         let mut first = sample(
             0.0,
             vec![PodSample {
-                role: "order-service".into(),
+                role: Component::OrderService,
                 pod: "o".into(),
                 values: Err("503 Service Unavailable".into()),
             }],
         );
         first
             .missing
-            .insert("router".into(), "no ready pods".into());
+            .insert(Component::Router, "no ready pods".into());
         let mut second = first.clone();
         second.at = 1.0;
         let impact = analyze(&[first, second], &BOUNDS);
@@ -731,8 +672,9 @@ garbage line
         assert_eq!(
             window(&impact, Window::During)
                 .order_service_produced_per_second
-                .show(1),
-            "no data (no scrape in the during window (shorter than --sample-interval))"
+                .no_data
+                .as_deref(),
+            Some("no scrape in the during window (shorter than --sample-interval)")
         );
     }
 
@@ -785,7 +727,7 @@ garbage line
             impact
                 .lag_peaks
                 .iter()
-                .find(|l| l.role == role)
+                .find(|l| l.role.name() == role)
                 .unwrap()
                 .peak
                 .clone()
@@ -821,38 +763,5 @@ garbage line
         assert_eq!(i.gap, Some(5.0));
         assert!(i.verdict.contains("5 acknowledged"), "{}", i.verdict);
         assert!(i.verdict.contains("kapture-worker verify"));
-    }
-
-    #[test]
-    fn table_lines_show_rates_errors_and_reasons() {
-        let s = vec![
-            sample(
-                0.0,
-                vec![pod("order-service", "o", values(0.0, 10.0, 1.0, None))],
-            ),
-            sample(
-                2.0,
-                vec![pod("order-service", "o", values(20.0, 30.0, 3.0, None))],
-            ),
-        ];
-        let lines = analyze(&s, &BOUNDS).lines();
-        assert_eq!(lines[0], "impact (2 samples):");
-        assert!(
-            lines[1].starts_with("  before   2.0s  order-service 10.0/s, router no data"),
-            "{}",
-            lines[1]
-        );
-        assert!(
-            lines[1].ends_with("order-service errors 10.00%"),
-            "{}",
-            lines[1]
-        );
-        assert!(lines
-            .iter()
-            .any(|l| l.starts_with("  consumer lag peak: router no data")));
-        assert!(lines.iter().any(|l| l.starts_with("  integrity: unknown")));
-        assert!(lines
-            .iter()
-            .any(|l| l == "  no data: router: fewer than two scrapes in this window"));
     }
 }

@@ -99,7 +99,7 @@ fn dockerfile_builds_the_worker_and_runs_it_as_non_root() {
         froms[0]
     );
     assert_eq!(froms[1], "FROM gcr.io/distroless/cc-debian12:nonroot");
-    assert!(dockerfile.contains("cargo build --release --locked --bin kapture-worker"));
+    assert!(dockerfile.contains("cargo build --release --locked -p kapture-worker"));
     assert!(
         dockerfile.contains("cmake"),
         "librdkafka's bundled build needs cmake"
@@ -121,7 +121,7 @@ fn dockerfile_builds_the_worker_and_runs_it_as_non_root() {
         ignored.iter().any(|l| l == "target"),
         "the build context must not carry target/"
     );
-    for needed in ["src", "manifests", "Cargo.toml", "Cargo.lock"] {
+    for needed in ["src", "worker", "manifests", "Cargo.toml", "Cargo.lock"] {
         assert!(
             !ignored.iter().any(|l| l == needed),
             "{needed} is needed by the build"

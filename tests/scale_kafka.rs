@@ -1,6 +1,7 @@
 //! `scale kafka` against the test bench: a real kube-apiserver + controller-manager (the
 //! StatefulSet controller creates the pods; the kubelet stand-in makes them Ready) and
-//! noida-db as the Kafka endpoint (one broker, so plans have no moves).
+//! noida-db as the Kafka endpoint (one broker that holds every replica, so a scale-up plans
+//! moves onto the new brokers).
 mod support;
 
 use std::process::Output;

@@ -1,10 +1,12 @@
 //! Arguments of `kubectl kapture chaos`. Validation only.
 use std::time::Duration;
 
+use clap::builder::{PossibleValue, PossibleValuesParser};
 use clap::{Args, ValueEnum};
 
-use crate::chaos::{self, BlastRadius, FailOn, Method, Target};
+use crate::chaos::{self, BlastRadius, FailOn, Method};
 use crate::cli::parse_duration;
+use crate::component::Component;
 use crate::error::KaptureError;
 
 #[derive(Debug, Clone, Args)]
@@ -17,12 +19,12 @@ pub struct ChaosArgs {
     /// Components to disrupt (comma-separated or repeated); `kafka` means the brokers.
     #[arg(
         long,
-        value_enum,
+        value_parser = PossibleValuesParser::new(kill_choices()),
         value_delimiter = ',',
         value_name = "COMPONENT",
         required_unless_present = "selector"
     )]
-    pub kill: Vec<Target>,
+    kill: Vec<String>,
     /// Label selector: narrows --kill, or alone targets any pods it matches (shown in the plan).
     #[arg(short = 'l', long, value_name = "SELECTOR")]
     pub selector: Option<String>,
@@ -99,7 +101,55 @@ pub enum ImpactMode {
     Off,
 }
 
+/// What `--kill` calls a component whose pods can be disrupted: `kafka` for the brokers.
+fn kill_choice(component: Component) -> Option<&'static str> {
+    match component {
+        Component::KafkaBroker => Some("kafka"),
+        c if c.is_long_running() => Some(c.name()),
+        _ => None,
+    }
+}
+
+const KILL_ALL: &str = "all";
+
+fn kill_choices() -> Vec<PossibleValue> {
+    Component::ALL
+        .into_iter()
+        .filter_map(kill_choice)
+        .map(|name| match name {
+            "kafka" => PossibleValue::new(name)
+                .alias("kafka-broker")
+                .help("The Kafka brokers (component kafka-broker)"),
+            _ => PossibleValue::new(name),
+        })
+        .chain([PossibleValue::new(KILL_ALL).help("Every component above")])
+        .collect()
+}
+
 impl ChaosArgs {
+    /// The components `--kill` names, in the order given (`all` in apply order).
+    pub fn components(&self) -> Vec<Component> {
+        let mut components = Vec::new();
+        for value in &self.kill {
+            components.extend(Component::ALL.into_iter().filter(|c| {
+                kill_choice(*c)
+                    .is_some_and(|choice| value == KILL_ALL || value == choice || value == c.name())
+            }));
+        }
+        components
+    }
+
+    /// Whether a part of Kafka is named on purpose (`--kill kafka`, not only through `all`).
+    pub fn names_kafka(&self) -> bool {
+        self.kill.iter().any(|value| {
+            value != KILL_ALL
+                && Component::ALL
+                    .into_iter()
+                    .filter(|c| c.is_kafka())
+                    .any(|c| kill_choice(c) == Some(value.as_str()) || c.name() == value)
+        })
+    }
+
     pub fn method(&self) -> Method {
         if self.evict {
             Method::Evict
@@ -173,9 +223,19 @@ mod tests {
     }
 
     #[test]
+    fn kafka_is_named_on_purpose_only_when_it_is_named() {
+        assert!(parse(&["--kill", "kafka"]).unwrap().names_kafka());
+        assert!(parse(&["--kill", "router,kafka-controller"])
+            .unwrap()
+            .names_kafka());
+        assert!(!parse(&["--kill", "all"]).unwrap().names_kafka());
+        assert!(!parse(&["--kill", "router,redis"]).unwrap().names_kafka());
+    }
+
+    #[test]
     fn defaults() {
         let a = parse(&["--kill", "kafka"]).unwrap();
-        assert_eq!(a.kill, vec![Target::Kafka]);
+        assert_eq!(a.components(), [Component::KafkaBroker]);
         assert_eq!(a.method(), Method::Delete);
         assert_eq!(a.radius(), BlastRadius::Count(1));
         assert_eq!(a.grace_period(), None);
@@ -194,7 +254,7 @@ mod tests {
     fn kill_or_selector_is_required() {
         assert!(parse(&[]).is_err());
         let a = parse(&["--selector", "app=x"]).unwrap();
-        assert!(a.kill.is_empty());
+        assert!(a.components().is_empty());
     }
 
     #[test]
@@ -222,8 +282,12 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(
-            a.kill,
-            vec![Target::Kafka, Target::KafkaController, Target::SinkRedis]
+            a.components(),
+            [
+                Component::KafkaBroker,
+                Component::KafkaController,
+                Component::SinkRedis
+            ]
         );
         assert_eq!(a.method(), Method::Evict);
         assert_eq!(a.radius(), BlastRadius::Percent(50));
@@ -237,6 +301,21 @@ mod tests {
                 .unwrap()
                 .wait_recovery
         );
+    }
+
+    #[test]
+    fn all_is_every_disruptable_component() {
+        let a = parse(&["--kill", "kafka-broker,all,redis"]).unwrap();
+        let groups = chaos::groups(&a.components(), None);
+        let names: Vec<_> = groups.iter().map(|g| g.name.as_str()).collect();
+        assert_eq!(names.len(), 10, "{names:?}");
+        assert_eq!(names[0], "kafka-broker");
+        assert!(names.contains(&"zookeeper") && names.contains(&"kafka-controller"));
+        assert!(
+            !names.contains(&"kafka-topics"),
+            "a Job has no pods to disrupt"
+        );
+        assert!(parse(&["--kill", "kafka-topics"]).is_err());
     }
 
     #[test]

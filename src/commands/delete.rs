@@ -1,17 +1,14 @@
 //! `kubectl kapture delete`: everything labelled part-of=kapture, in reverse apply order.
-use std::time::Duration;
-
 use anyhow::Result;
 use serde::Serialize;
 
 use crate::cli::delete::DeleteArgs;
-use crate::cli::{Cli, Command, GlobalArgs};
+use crate::cli::GlobalArgs;
 use crate::k8s::cleanup::{self, Owned};
 use crate::k8s::workloads::{self, NamespaceState};
 use crate::k8s::{self, discovery};
 use crate::manifests;
 use crate::output::{self, Tabular};
-use clap::Parser;
 
 #[derive(Debug, Serialize)]
 pub struct DeleteReport {
@@ -60,20 +57,7 @@ impl Tabular for DeleteReport {
 /// The kinds delete looks at, in the order they are deleted: the reverse of apply order, then
 /// what the workloads leave behind (claims of StatefulSets, pods).
 fn deletion_kinds() -> Result<Vec<(String, String)>> {
-    let mut kinds = Vec::new();
-    for mode in ["kraft", "zookeeper"] {
-        // Deploy's own defaults, so delete knows every kind deploy can create.
-        let cli = Cli::try_parse_from(["kubectl-kapture", "deploy", "--kafka-mode", mode])?;
-        let Command::Deploy(args) = cli.command else {
-            unreachable!("parsed a deploy command")
-        };
-        let params = super::deploy::render_params(&cli.global.namespace, &args);
-        for kind in manifests::kinds_in_apply_order(&manifests::render(&params)?) {
-            if !kinds.contains(&kind) {
-                kinds.push(kind);
-            }
-        }
-    }
+    let mut kinds = manifests::every_kind()?;
     kinds.reverse();
     kinds.push(("v1".into(), "PersistentVolumeClaim".into()));
     kinds.push(("v1".into(), "Pod".into()));
@@ -81,7 +65,7 @@ fn deletion_kinds() -> Result<Vec<(String, String)>> {
 }
 
 pub async fn run(global: &GlobalArgs, args: DeleteArgs) -> Result<()> {
-    let cluster = k8s::connect(global).await?;
+    let cluster = k8s::connect(&global.cluster()).await?;
     let kinds = deletion_kinds()?;
     let resolver = discovery::discover(&cluster, &kinds).await?;
     let owned = cleanup::list_owned(&cluster, &resolver, &kinds).await?;
@@ -135,13 +119,7 @@ pub async fn run(global: &GlobalArgs, args: DeleteArgs) -> Result<()> {
     )?;
     cleanup::delete_owned(&cluster, &owned).await?;
     if args.wait {
-        let spinner = indicatif::ProgressBar::new_spinner();
-        spinner.enable_steady_tick(Duration::from_millis(120));
-        cleanup::wait_gone(&cluster, &resolver, &kinds, args.timeout, |left| {
-            spinner.set_message(format!("waiting for {left} objects to disappear"))
-        })
-        .await?;
-        spinner.finish_and_clear();
+        cleanup::wait_gone(&cluster, &resolver, &kinds, args.timeout).await?;
     }
     if delete_namespace {
         workloads::delete_namespace(&cluster, args.wait.then_some(args.timeout)).await?;

@@ -1,15 +1,17 @@
 //! `kubectl kapture scale kafka`: change the broker count and keep topics spread over it.
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use anyhow::{bail, Result};
+use anyhow::{anyhow, Result};
 
-use super::topics::Endpoint;
 use crate::cli::scale::{ScaleArgs, ScaleKafkaArgs, ScaleTarget};
 use crate::cli::GlobalArgs;
+use crate::component::Component;
 use crate::error::KaptureError;
 use crate::k8s::statefulset::StatefulSets;
+use crate::k8s::wait::{ticks, TimedOut, Wait};
 use crate::kafka::admin::{Admin, ClusterState};
+use crate::kafka::endpoint::Endpoint;
 use crate::kafka::plan::{
     broker_ordinals, leaving_brokers, partition_targets, plan, predict_broker_ids, Broker,
     BrokerId, Move, Plan, PlanRequest,
@@ -19,17 +21,17 @@ use crate::kafka::view::PlanView;
 use crate::output;
 use crate::prompt::confirm;
 
-/// The broker StatefulSet that `kubectl kapture deploy` creates.
-pub const BROKER_STATEFULSET: &str = "kapture-kafka-broker";
 const POLL: Duration = Duration::from_secs(2);
 
 pub async fn run(global: &GlobalArgs, args: &ScaleArgs) -> Result<()> {
     let ScaleTarget::Kafka(args) = &args.target;
-    let cluster = crate::k8s::connect(global).await?;
+    let statefulset = &Component::KafkaBroker.object_name();
+    let cluster = crate::k8s::connect(&global.cluster()).await?;
+    crate::k8s::workloads::refuse_external_kafka(&cluster, "scale kafka").await?;
     let sets = StatefulSets::new(&cluster);
-    let current = sets.replicas(BROKER_STATEFULSET).await?;
+    let current = sets.replicas(statefulset).await?;
     let wanted = i32::from(args.brokers);
-    let mut endpoint = Endpoint::open(&args.kafka, &cluster).await?;
+    let mut endpoint = Endpoint::open(args.kafka.bootstrap_server.as_deref(), &cluster).await?;
     let address = endpoint.address();
     let address = address.as_str();
     let admin = Admin::new(address)?;
@@ -40,21 +42,29 @@ pub async fn run(global: &GlobalArgs, args: &ScaleArgs) -> Result<()> {
         .iter()
         .map(|b| (b.id, b.host.clone()))
         .collect();
-    let ordinals = broker_ordinals(BROKER_STATEFULSET, &hosts);
+    let ordinals = broker_ordinals(statefulset, &hosts);
     let targets = predict_broker_ids(&ordinals, wanted as usize);
     let (leaving, hosted) = leaving_brokers(&ordinals, wanted as usize, &state.assignment(None));
     if hosted > 0 && !args.drain {
         return Err(KaptureError::InvalidInput(format!(
             "broker(s) {} (pods {}) still host {hosted} replica(s): pass --drain to move them to the remaining brokers first",
             join(&leaving),
-            leaving.iter().map(|id| format!("{BROKER_STATEFULSET}-{}", ordinals[id])).collect::<Vec<_>>().join(", ")
+            leaving.iter().map(|id| format!("{statefulset}-{}", ordinals[id])).collect::<Vec<_>>().join(", ")
         ))
         .into());
     }
 
     let racks = broker_racks(address).await?;
     let plan = make_plan(&state, &targets, &racks, args)?;
-    let steps = describe(current, wanted, &targets, &leaving, &plan, args);
+    let steps = describe(
+        statefulset,
+        current,
+        wanted,
+        &targets,
+        &leaving,
+        &plan,
+        args,
+    );
     output::print(global.output, &PlanView::new(steps, plan.clone()))?;
     if args.dry_run {
         eprintln!("dry run: nothing changed");
@@ -73,7 +83,7 @@ pub async fn run(global: &GlobalArgs, args: &ScaleArgs) -> Result<()> {
     }
     confirm(
         &format!(
-            "Scale Kafka ({BROKER_STATEFULSET}) in namespace {:?} of context {:?} from {current} to {wanted} broker(s), \
+            "Scale Kafka ({statefulset}) in namespace {:?} of context {:?} from {current} to {wanted} broker(s), \
              copying {} replica(s)?",
             cluster.namespace,
             cluster.context,
@@ -83,10 +93,9 @@ pub async fn run(global: &GlobalArgs, args: &ScaleArgs) -> Result<()> {
     )?;
 
     if wanted > current {
-        sets.scale(BROKER_STATEFULSET, wanted).await?;
-        eprintln!("scaled StatefulSet {BROKER_STATEFULSET} to {wanted} replicas");
-        sets.wait_ready(BROKER_STATEFULSET, wanted, args.timeout)
-            .await?;
+        sets.scale(statefulset, wanted).await?;
+        eprintln!("scaled StatefulSet {statefulset} to {wanted} replicas");
+        sets.wait_ready(statefulset, wanted, args.timeout).await?;
         eprintln!("all {wanted} broker pods are Ready");
         if plan.is_empty() {
             return Ok(());
@@ -110,10 +119,9 @@ pub async fn run(global: &GlobalArgs, args: &ScaleArgs) -> Result<()> {
     } else {
         execute(&admin, address, &plan, args).await?;
         if wanted < current {
-            sets.scale(BROKER_STATEFULSET, wanted).await?;
-            eprintln!("scaled StatefulSet {BROKER_STATEFULSET} to {wanted} replicas");
-            sets.wait_removed(BROKER_STATEFULSET, wanted, args.timeout)
-                .await?;
+            sets.scale(statefulset, wanted).await?;
+            eprintln!("scaled StatefulSet {statefulset} to {wanted} replicas");
+            sets.wait_removed(statefulset, wanted, args.timeout).await?;
             eprintln!("removed broker pods are gone");
         }
         Ok(())
@@ -151,6 +159,7 @@ fn make_plan(
 }
 
 fn describe(
+    statefulset: &str,
     current: i32,
     wanted: i32,
     targets: &[BrokerId],
@@ -181,7 +190,7 @@ fn describe(
             .skip(current.max(0) as usize)
             .collect();
         steps.push(format!(
-            "scale StatefulSet {BROKER_STATEFULSET} from {current} to {wanted} replicas; wait until broker(s) {} are Ready{}",
+            "scale StatefulSet {statefulset} from {current} to {wanted} replicas; wait until broker(s) {} are Ready{}",
             join(&new),
             if plan.is_empty() { "" } else { " and registered" }
         ));
@@ -194,7 +203,7 @@ fn describe(
     }
     if wanted < current {
         steps.push(format!(
-            "scale StatefulSet {BROKER_STATEFULSET} from {current} to {wanted} replicas (broker(s) {} leave); wait until their pods are gone",
+            "scale StatefulSet {statefulset} from {current} to {wanted} replicas (broker(s) {} leave); wait until their pods are gone",
             join(leaving)
         ));
     }
@@ -209,8 +218,9 @@ async fn wait_registered(
     brokers: &[BrokerId],
     timeout: Duration,
 ) -> Result<ClusterState> {
-    let start = Instant::now();
+    let mut wait = Wait::new("brokers to join the cluster metadata", timeout, ticks(POLL));
     loop {
+        wait.changed().await?;
         let state = admin.cluster().await?;
         let registered: BTreeSet<BrokerId> = state.broker_ids().into_iter().collect();
         let missing: Vec<BrokerId> = brokers
@@ -221,19 +231,11 @@ async fn wait_registered(
         if missing.is_empty() {
             return Ok(state);
         }
-        if start.elapsed() >= timeout {
-            bail!(
-                "broker(s) {} are not registered in the cluster metadata after {} (registered: {})",
-                join(&missing),
-                humantime::format_duration(timeout),
-                join(&registered.into_iter().collect::<Vec<_>>())
-            );
-        }
-        eprintln!(
-            "waiting for broker(s) {} to join the cluster metadata",
-            join(&missing)
-        );
-        tokio::time::sleep(POLL).await;
+        wait.waiting(format!(
+            "broker(s) {} (registered: {})",
+            join(&missing),
+            join(&registered.into_iter().collect::<Vec<_>>())
+        ));
     }
 }
 
@@ -259,30 +261,30 @@ async fn execute(admin: &Admin, address: &str, plan: &Plan, args: &ScaleKafkaArg
     }
     reassigner.start(&plan.moves).await?;
     eprintln!("reassignment of {} partition(s) started", plan.moves.len());
-    let start = Instant::now();
-    let mut last = usize::MAX;
+    let mut wait = Wait::new("the reassignment", args.timeout, ticks(POLL));
     loop {
+        if let Err(e) = wait.changed().await {
+            return Err(match e.downcast::<TimedOut>() {
+                Ok(timed_out) => anyhow!(
+                    "{timed_out}; it continues in the background{}",
+                    if throttled {
+                        " and the replication throttle stays set until it ends: run the command again to wait"
+                    } else {
+                        ""
+                    }
+                ),
+                Err(e) => e,
+            });
+        }
         let running = reassigner.in_progress(&plan.moves).await?;
         if running.is_empty() {
             break;
         }
-        if running.len() != last {
-            eprintln!(
-                "reassignment: {} of {} partition(s) still moving",
-                running.len(),
-                plan.moves.len()
-            );
-            last = running.len();
-        }
-        if start.elapsed() >= args.timeout {
-            bail!(
-                "the reassignment is still running after {} ({} partition(s) left); it continues in the background{}",
-                humantime::format_duration(args.timeout),
-                running.len(),
-                if throttled { " and the replication throttle stays set until it ends: run the command again to wait" } else { "" }
-            );
-        }
-        tokio::time::sleep(POLL).await;
+        wait.waiting(format!(
+            "{} of {} partition(s) still moving",
+            running.len(),
+            plan.moves.len()
+        ));
     }
     if throttled {
         reassigner.unthrottle(&copying).await?;

@@ -3,57 +3,21 @@ use std::collections::BTreeMap;
 
 use anyhow::Result;
 
-use super::scale::BROKER_STATEFULSET;
-use crate::cli::topics::{AlterArgs, KafkaArgs, TopicsArgs, TopicsCommand};
+use crate::cli::topics::{AlterArgs, TopicsArgs, TopicsCommand};
 use crate::cli::GlobalArgs;
 use crate::error::KaptureError;
-use crate::k8s::Cluster;
 use crate::kafka::admin::Admin;
+use crate::kafka::endpoint::Endpoint;
 use crate::kafka::plan::{plan, Broker, PlanRequest};
-use crate::kafka::portforward::Forwarder;
 use crate::kafka::view::{topics_view, PlanView};
 use crate::output;
 use crate::prompt::confirm;
-
-/// How the brokers are reached: an address given by the user, or port-forwards through the
-/// API server (alive as long as this value lives).
-pub(crate) enum Endpoint {
-    Direct(String),
-    Forwarded(Box<Forwarder>),
-}
-
-impl Endpoint {
-    /// `--bootstrap-server` when given, else port-forwards to the broker pods of `cluster`.
-    pub(crate) async fn open(args: &KafkaArgs, cluster: &Cluster) -> Result<Self> {
-        match &args.bootstrap_server {
-            Some(address) => Ok(Endpoint::Direct(address.clone())),
-            None => Ok(Endpoint::Forwarded(Box::new(
-                Forwarder::start(cluster, BROKER_STATEFULSET).await?,
-            ))),
-        }
-    }
-
-    pub(crate) fn address(&self) -> String {
-        match self {
-            Endpoint::Direct(address) => address.clone(),
-            Endpoint::Forwarded(forwarder) => forwarder.bootstrap(),
-        }
-    }
-
-    /// Forwards brokers that started since (nothing to do for a direct address).
-    pub(crate) async fn refresh(&mut self) -> Result<()> {
-        match self {
-            Endpoint::Direct(_) => Ok(()),
-            Endpoint::Forwarded(forwarder) => forwarder.refresh().await,
-        }
-    }
-}
 
 pub async fn run(global: &GlobalArgs, args: &TopicsArgs) -> Result<()> {
     // The cluster is only needed to port-forward.
     let endpoint = match &args.kafka.bootstrap_server {
         Some(address) => Endpoint::Direct(address.clone()),
-        None => Endpoint::open(&args.kafka, &crate::k8s::connect(global).await?).await?,
+        None => Endpoint::forward(&crate::k8s::connect(&global.cluster()).await?).await?,
     };
     let admin = Admin::new(&endpoint.address())?;
     match &args.command {

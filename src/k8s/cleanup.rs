@@ -1,11 +1,14 @@
 //! Finding and deleting everything labelled part-of=kapture, kind by kind.
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use futures::future::try_join_all;
 use kube::api::{Api, DeleteParams, DynamicObject, ListParams};
+use kube::runtime::watcher;
+use kube::ResourceExt;
 
 use super::discovery::{Resolver, ServedKind};
+use super::wait::{self, Wait};
 use super::{errors, Cluster};
 use crate::manifests::SELECTOR;
 
@@ -79,36 +82,41 @@ pub async fn delete_owned(cluster: &Cluster, owned: &[Owned]) -> Result<()> {
     Ok(())
 }
 
-/// Waits (bounded) until none of the kinds lists a labelled object; returns what remains on timeout.
+/// Waits (bounded) until no kind holds a labelled object, watching each kind.
 pub async fn wait_gone(
     cluster: &Cluster,
     resolver: &Resolver,
     kinds: &[(String, String)],
     timeout: Duration,
-    mut progress: impl FnMut(usize),
 ) -> Result<()> {
-    let deadline = Instant::now() + timeout;
+    let mut stores = Vec::new();
+    let mut watches = Vec::new();
+    for (api_version, kind) in kinds {
+        let served = resolver.resolve(api_version, kind)?;
+        let config = watcher::Config::default().labels(SELECTOR);
+        let (store, changes) = wait::watch(api(cluster, served), config, served.resource.clone());
+        stores.push((&served.resource.kind, store));
+        watches.push(changes);
+    }
+    let mut wait = Wait::new(
+        "Kapture's objects to go",
+        timeout,
+        wait::all_listed(watches),
+    );
     loop {
-        let owned = list_owned(cluster, resolver, kinds).await?;
-        let remaining: Vec<String> = owned
+        wait.changed().await?;
+        let remaining: Vec<String> = stores
             .iter()
-            .flat_map(|o| {
-                o.names
-                    .iter()
-                    .map(move |n| format!("{} {n}", o.kind.resource.kind))
-            })
+            .flat_map(|(kind, store)| store.state().into_iter().map(move |o| (kind, o)))
+            .map(|(kind, object)| format!("{kind} {}", object.name_any()))
             .collect();
         if remaining.is_empty() {
             return Ok(());
         }
-        progress(remaining.len());
-        if Instant::now() >= deadline {
-            bail!(
-                "timed out after {} waiting for deletion; still present: {}",
-                humantime::format_duration(timeout),
-                remaining.join(", ")
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        wait.waiting(format!(
+            "{} left: {}",
+            remaining.len(),
+            remaining.join(", ")
+        ));
     }
 }

@@ -1,13 +1,22 @@
 //! Client construction the kubectl way: --kubeconfig, then $KUBECONFIG, then ~/.kube/config;
 //! --context, else the current context.
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use kube::config::{KubeConfigOptions, Kubeconfig};
-use kube::{Client, Config};
+use kube::{Api, Client, Config};
 
-use crate::cli::GlobalArgs;
 use crate::error::KaptureError;
+
+/// Which cluster and namespace to talk to, as kubectl's flags say it.
+#[derive(Debug, Clone, Default)]
+pub struct ClusterChoice {
+    /// None: $KUBECONFIG, then ~/.kube/config.
+    pub kubeconfig: Option<PathBuf>,
+    /// None: the kubeconfig's current context.
+    pub context: Option<String>,
+    pub namespace: String,
+}
 
 /// A connected cluster and the names the user should see in prompts and messages.
 #[derive(Clone)]
@@ -16,6 +25,16 @@ pub struct Cluster {
     pub context: String,
     pub namespace: String,
     pub server: String,
+}
+
+impl Cluster {
+    /// The API of a namespaced kind in the chosen namespace.
+    pub fn api<K>(&self) -> Api<K>
+    where
+        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
+    {
+        Api::namespaced(self.client.clone(), &self.namespace)
+    }
 }
 
 fn read_kubeconfig(path: Option<&Path>) -> Result<Kubeconfig> {
@@ -29,9 +48,9 @@ fn read_kubeconfig(path: Option<&Path>) -> Result<Kubeconfig> {
 }
 
 /// Builds a client for the chosen context. Does not contact the cluster.
-pub async fn connect(global: &GlobalArgs) -> Result<Cluster> {
-    let kubeconfig = read_kubeconfig(global.kubeconfig.as_deref())?;
-    let context = match &global.context {
+pub async fn connect(choice: &ClusterChoice) -> Result<Cluster> {
+    let kubeconfig = read_kubeconfig(choice.kubeconfig.as_deref())?;
+    let context = match &choice.context {
         Some(name) => {
             if !kubeconfig.contexts.iter().any(|c| &c.name == name) {
                 let known: Vec<_> = kubeconfig
@@ -68,7 +87,7 @@ pub async fn connect(global: &GlobalArgs) -> Result<Cluster> {
     Ok(Cluster {
         client,
         context,
-        namespace: global.namespace.clone(),
+        namespace: choice.namespace.clone(),
         server,
     })
 }

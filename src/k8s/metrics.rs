@@ -3,25 +3,32 @@
 use std::time::Duration;
 
 use anyhow::Result;
-// kube's raw requests take an `http::Request`; axum re-exports the same `http` crate.
-use axum::http::Request;
 use futures::future::join_all;
+use http::Request;
 use k8s_openapi::api::core::v1::Pod;
 use kube::ResourceExt;
 
 use super::pods;
 use super::Cluster;
-use crate::impact::{self, PodSample, Sample, ROLES};
+use crate::component::Component;
+use crate::diagnose::is_ready;
+use crate::impact::{self, PodSample, Sample};
 use crate::manifests::{LABEL_COMPONENT, LABEL_PART_OF, PART_OF};
 
 /// Port the workload serves metrics on when its container declares no port named `metrics`.
 const DEFAULT_PORT: i32 = 9090;
 
+/// The worker roles, whose pods serve the workload's metrics.
+fn roles() -> impl Iterator<Item = Component> {
+    Component::ALL.into_iter().filter(|c| c.is_worker_role())
+}
+
 /// Selector of every workload pod.
 pub fn selector() -> String {
+    let roles: Vec<&str> = roles().map(Component::name).collect();
     format!(
         "{LABEL_PART_OF}={PART_OF},{LABEL_COMPONENT} in ({})",
-        ROLES.join(",")
+        roles.join(",")
     )
 }
 
@@ -50,28 +57,28 @@ pub async fn sample(cluster: &Cluster, at: f64, timeout: Duration) -> Sample {
     let listed = match pods::list(cluster, &selector()).await {
         Ok(p) => p,
         Err(e) => {
-            for role in ROLES {
+            for role in roles() {
                 sample
                     .missing
-                    .insert(role.into(), format!("listing pods failed: {e:#}"));
+                    .insert(role, format!("listing pods failed: {e:#}"));
             }
             return sample;
         }
     };
-    for role in ROLES {
+    for role in roles() {
         let has_ready = listed
             .iter()
-            .any(|p| role_of(p) == Some(role) && pods::is_ready(p));
+            .any(|p| role_of(p) == Some(role) && is_ready(p));
         if !has_ready {
             let any = listed.iter().any(|p| role_of(p) == Some(role));
             let why = if any { "no ready pods" } else { "no pods" };
-            sample.missing.insert(role.into(), why.into());
+            sample.missing.insert(role, why.into());
         }
     }
     let scrapes = listed
         .iter()
-        .filter(|p| pods::is_ready(p))
-        .filter_map(|p| Some((role_of(p)?.to_string(), p)))
+        .filter(|p| is_ready(p))
+        .filter_map(|p| Some((role_of(p)?, p)))
         .map(|(role, pod)| async move {
             let values = scrape(cluster, pod, timeout).await;
             PodSample {
@@ -84,9 +91,9 @@ pub async fn sample(cluster: &Cluster, at: f64, timeout: Duration) -> Sample {
     sample
 }
 
-fn role_of(pod: &Pod) -> Option<&str> {
-    let role = pod.labels().get(LABEL_COMPONENT)?;
-    ROLES.iter().copied().find(|r| r == role)
+fn role_of(pod: &Pod) -> Option<Component> {
+    let label = pod.labels().get(LABEL_COMPONENT)?;
+    roles().find(|r| r.name() == label)
 }
 
 async fn scrape(cluster: &Cluster, pod: &Pod, timeout: Duration) -> Result<impact::Values, String> {

@@ -7,6 +7,7 @@ pub mod errors;
 pub mod metrics;
 pub mod pods;
 pub mod statefulset;
+pub mod wait;
 pub mod workloads;
 
-pub use client::{connect, Cluster};
+pub use client::{connect, Cluster, ClusterChoice};

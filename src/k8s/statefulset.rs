@@ -1,18 +1,17 @@
-//! StatefulSet scaling through the scale subresource, and watch-driven waits for its pods.
+//! StatefulSet scaling through the scale subresource, and waits on its pods.
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use futures::TryStreamExt;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Patch, PatchParams};
 use kube::runtime::watcher;
-use kube::runtime::WatchStreamExt;
 use kube::{Api, ResourceExt};
 use serde_json::json;
 
 use super::errors::explain;
+use super::wait::{self, Wait};
 use super::Cluster;
 use crate::error::KaptureError;
 use crate::manifests::FIELD_MANAGER;
@@ -84,7 +83,7 @@ impl StatefulSets {
     pub fn new(cluster: &Cluster) -> Self {
         StatefulSets {
             cluster: cluster.clone(),
-            api: Api::namespaced(cluster.client.clone(), &cluster.namespace),
+            api: cluster.api(),
         }
     }
 
@@ -125,9 +124,15 @@ impl StatefulSets {
         Ok(())
     }
 
-    /// Watches the StatefulSet's pods until `done` holds for them, or `timeout` passes.
-    /// `done` returns the pods still in the way; each change of that list goes to stderr.
-    async fn watch_pods<F>(&self, name: &str, timeout: Duration, what: &str, done: F) -> Result<()>
+    /// Watches the StatefulSet's pods until `blocking` finds none in the way, or `timeout`
+    /// passes; `blocking` names the pods still in the way.
+    async fn watch_pods<F>(
+        &self,
+        name: &str,
+        timeout: Duration,
+        what: &str,
+        blocking: F,
+    ) -> Result<()>
     where
         F: Fn(&BTreeMap<String, PodSummary>) -> Vec<String>,
     {
@@ -148,61 +153,21 @@ impl StatefulSets {
                     .join(",")
             })
             .with_context(|| format!("StatefulSet {name} has no matchLabels selector"))?;
-        let pods: Api<Pod> = Api::namespaced(self.cluster.client.clone(), &self.cluster.namespace);
-        let mut stream =
-            std::pin::pin!(
-                watcher(pods, watcher::Config::default().labels(&selector)).default_backoff()
-            );
-        let mut seen: BTreeMap<String, PodSummary> = BTreeMap::new();
-        let mut listing: BTreeMap<String, PodSummary> = BTreeMap::new();
-        let mut last_report: Option<Vec<String>> = None;
-        // Judge only complete views: not before the first listing is done, nor mid re-list
-        // (an empty view at start would otherwise read as "every pod is gone").
-        let mut listed = false;
-        let wait = async {
-            while let Some(event) = stream.try_next().await? {
-                match event {
-                    watcher::Event::Init => {
-                        listing.clear();
-                        listed = false;
-                    }
-                    watcher::Event::InitApply(pod) => {
-                        listing.insert(pod.name_any(), PodSummary::of(&pod));
-                    }
-                    watcher::Event::InitDone => {
-                        seen = std::mem::take(&mut listing);
-                        listed = true;
-                    }
-                    watcher::Event::Apply(pod) => {
-                        seen.insert(pod.name_any(), PodSummary::of(&pod));
-                    }
-                    watcher::Event::Delete(pod) => {
-                        seen.remove(&pod.name_any());
-                    }
-                }
-                if !listed {
-                    continue;
-                }
-                let blocking = done(&seen);
-                if blocking.is_empty() {
-                    return Ok::<_, anyhow::Error>(());
-                }
-                if last_report.as_ref() != Some(&blocking) {
-                    eprintln!("waiting for {what}: {}", blocking.join(", "));
-                    last_report = Some(blocking);
-                }
+        let pods: Api<Pod> = self.cluster.api();
+        let (store, changes) = wait::watch(pods, watcher::Config::default().labels(&selector), ());
+        let mut wait = Wait::new(what, timeout, changes);
+        loop {
+            wait.changed().await?;
+            let pods: BTreeMap<String, PodSummary> = store
+                .state()
+                .iter()
+                .map(|pod| (pod.name_any(), PodSummary::of(pod)))
+                .collect();
+            let in_the_way = blocking(&pods);
+            if in_the_way.is_empty() {
+                return Ok(());
             }
-            Ok(())
-        };
-        match tokio::time::timeout(timeout, wait).await {
-            Ok(result) => {
-                result.with_context(|| format!("watching the pods of StatefulSet {name}"))
-            }
-            Err(_) => Err(anyhow::anyhow!(
-                "timed out after {} waiting for {what}: {}",
-                humantime::format_duration(timeout),
-                done(&seen).join(", ")
-            )),
+            wait.waiting(in_the_way.join(", "));
         }
     }
 

@@ -11,23 +11,24 @@ use std::future::Future;
 use std::sync::{Arc, Mutex, RwLock};
 
 use anyhow::{bail, Context, Result};
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 use k8s_openapi::api::core::v1::Pod;
-use kafka_protocol::messages::{ApiKey, MetadataResponse, ResponseHeader};
-use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
+use kafka_protocol::messages::{ApiKey, MetadataResponse};
+use kafka_protocol::protocol::StrBytes;
 use kube::api::ListParams;
 use kube::{Api, ResourceExt};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 
-use crate::k8s::errors::explain;
+use super::wire::{
+    decode_response, encode_response, read_frame, request_key, response_correlation_id, write_frame,
+};
 use crate::k8s::Cluster;
 use crate::manifests::SELECTOR;
 
 /// Advertised host (pod name or pod IP) -> local port.
 pub type Routes = Arc<RwLock<BTreeMap<String, u16>>>;
 
-const MAX_FRAME: usize = 100 * 1024 * 1024;
 const DEFAULT_BROKER_PORT: u16 = 9092;
 
 /// The local port for an advertised host: exact match (pod IP), else its first DNS label
@@ -39,50 +40,20 @@ fn route(routes: &BTreeMap<String, u16>, host: &str) -> Option<u16> {
         .copied()
 }
 
-/// Rewrites the brokers of a Metadata response payload (header + body, no size prefix).
+/// Rewrites the brokers of a Metadata response payload.
 pub fn rewrite_metadata(
-    mut payload: Bytes,
+    payload: Bytes,
     version: i16,
     routes: &BTreeMap<String, u16>,
 ) -> Result<Bytes> {
-    let header_version = ApiKey::Metadata.response_header_version(version);
-    let header = ResponseHeader::decode(&mut payload, header_version)?;
-    let mut response = MetadataResponse::decode(&mut payload, version)?;
+    let (header, mut response) = decode_response::<MetadataResponse>(payload, version)?;
     for broker in &mut response.brokers {
         if let Some(port) = route(routes, broker.host.as_str()) {
             broker.host = StrBytes::from_static_str("127.0.0.1");
             broker.port = i32::from(port);
         }
     }
-    let mut out = BytesMut::new();
-    header.encode(&mut out, header_version)?;
-    response.encode(&mut out, version)?;
-    Ok(out.freeze())
-}
-
-async fn read_frame<R: AsyncRead + Unpin>(reader: &mut R) -> Result<Option<Bytes>> {
-    let size = match reader.read_i32().await {
-        Ok(size) => size,
-        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
-        Err(e) => return Err(e.into()),
-    };
-    let size = usize::try_from(size)
-        .ok()
-        .filter(|&s| (4..=MAX_FRAME).contains(&s));
-    let Some(size) = size else {
-        bail!("bad Kafka frame size")
-    };
-    let mut payload = vec![0u8; size];
-    reader.read_exact(&mut payload).await?;
-    Ok(Some(Bytes::from(payload)))
-}
-
-async fn write_frame<W: AsyncWrite + Unpin>(writer: &mut W, payload: &[u8]) -> Result<()> {
-    let mut frame = BytesMut::with_capacity(4 + payload.len());
-    frame.put_i32(i32::try_from(payload.len())?);
-    frame.put_slice(payload);
-    writer.write_all(&frame).await?;
-    Ok(())
+    encode_response(&header, &response, version)
 }
 
 /// Relays one client connection to `upstream`, rewriting Metadata responses.
@@ -97,13 +68,10 @@ where
     let pending: Mutex<HashMap<i32, i16>> = Mutex::new(HashMap::new());
     let requests = async {
         while let Some(frame) = read_frame(&mut client_rx).await? {
-            // Every request header starts with api key, api version, correlation id.
-            if frame.len() >= 8
-                && i16::from_be_bytes([frame[0], frame[1]]) == ApiKey::Metadata as i16
-            {
-                let version = i16::from_be_bytes([frame[2], frame[3]]);
-                let correlation = i32::from_be_bytes([frame[4], frame[5], frame[6], frame[7]]);
-                pending.lock().expect("lock").insert(correlation, version);
+            if let Some((key, version, correlation)) = request_key(&frame) {
+                if key == ApiKey::Metadata as i16 {
+                    pending.lock().expect("lock").insert(correlation, version);
+                }
             }
             write_frame(&mut up_tx, &frame).await?;
         }
@@ -111,8 +79,8 @@ where
     };
     let responses = async {
         while let Some(frame) = read_frame(&mut up_rx).await? {
-            let correlation = i32::from_be_bytes([frame[0], frame[1], frame[2], frame[3]]);
-            let version = pending.lock().expect("lock").remove(&correlation);
+            let version = response_correlation_id(&frame)
+                .and_then(|correlation| pending.lock().expect("lock").remove(&correlation));
             let frame = match version {
                 Some(version) => {
                     let routes = routes.read().expect("lock").clone();
@@ -156,20 +124,48 @@ where
     }
 }
 
-/// Local listeners for the broker pods of a StatefulSet, tunnelled through the API server.
+/// Which pods are the brokers to forward to.
+#[derive(Debug, Clone)]
+pub struct Brokers {
+    /// Their namespace.
+    pub namespace: String,
+    /// A label selector for them.
+    pub selector: String,
+    /// Only pods named `<prefix><ordinal>` (a StatefulSet's); `None`: every selected pod.
+    pub name_prefix: Option<String>,
+    /// Their Kafka port; `None`: each pod's port named `kafka` or `client`, else 9092.
+    pub port: Option<u16>,
+    /// What they are, for messages: "StatefulSet kapture-kafka-broker".
+    pub what: String,
+}
+
+impl Brokers {
+    /// The pods of Kapture's StatefulSet `name` in the command's namespace.
+    pub fn statefulset(cluster: &Cluster, name: &str) -> Self {
+        Brokers {
+            namespace: cluster.namespace.clone(),
+            selector: SELECTOR.to_string(),
+            name_prefix: Some(format!("{name}-")),
+            port: None,
+            what: format!("StatefulSet {name}"),
+        }
+    }
+}
+
+/// Local listeners for broker pods, tunnelled through the API server.
 pub struct Forwarder {
     cluster: Cluster,
-    statefulset: String,
+    brokers: Brokers,
     routes: Routes,
     listeners: BTreeMap<String, u16>,
     tasks: tokio::task::JoinSet<()>,
 }
 
 impl Forwarder {
-    pub async fn start(cluster: &Cluster, statefulset: &str) -> Result<Self> {
+    pub async fn start(cluster: &Cluster, brokers: Brokers) -> Result<Self> {
         let mut forwarder = Forwarder {
             cluster: cluster.clone(),
-            statefulset: statefulset.to_string(),
+            brokers,
             routes: Routes::default(),
             listeners: BTreeMap::new(),
             tasks: tokio::task::JoinSet::new(),
@@ -177,7 +173,8 @@ impl Forwarder {
         forwarder.refresh().await?;
         if forwarder.listeners.is_empty() {
             bail!(
-                "no pods of StatefulSet {statefulset} to port-forward to (pass --bootstrap-server)"
+                "no pods of {} to port-forward to (pass --bootstrap-server)",
+                forwarder.brokers.what
             );
         }
         Ok(forwarder)
@@ -194,21 +191,31 @@ impl Forwarder {
 
     /// Forwards broker pods that appeared since the last call (after a scale-up).
     pub async fn refresh(&mut self) -> Result<()> {
-        let pods: Api<Pod> = Api::namespaced(self.cluster.client.clone(), &self.cluster.namespace);
+        let pods: Api<Pod> = Api::namespaced(self.cluster.client.clone(), &self.brokers.namespace);
         let list = pods
-            .list(&ListParams::default().labels(SELECTOR))
+            .list(&ListParams::default().labels(&self.brokers.selector))
             .await
-            .map_err(|e| explain(&self.cluster, "list", "pods", e))?;
-        let prefix = format!("{}-", self.statefulset);
+            .map_err(|e| {
+                crate::k8s::errors::explain_in(
+                    &self.cluster,
+                    Some(&self.brokers.namespace),
+                    "list",
+                    "pods",
+                    e,
+                )
+            })?;
         for pod in list.items {
             let name = pod.name_any();
-            let ordinal = name
-                .strip_prefix(&prefix)
-                .is_some_and(|o| o.parse::<u32>().is_ok());
-            if !ordinal || self.listeners.contains_key(&name) {
+            let wanted = match &self.brokers.name_prefix {
+                Some(prefix) => name
+                    .strip_prefix(prefix.as_str())
+                    .is_some_and(|o| o.parse::<u32>().is_ok()),
+                None => true,
+            };
+            if !wanted || self.listeners.contains_key(&name) {
                 continue;
             }
-            let port = broker_port(&pod);
+            let port = self.brokers.port.unwrap_or_else(|| broker_port(&pod));
             let listener = TcpListener::bind("127.0.0.1:0")
                 .await
                 .context("binding a local port")?;
@@ -255,7 +262,7 @@ fn broker_port(pod: &Pod) -> u16 {
 mod tests {
     use super::*;
     use kafka_protocol::messages::metadata_response::MetadataResponseBroker;
-    use kafka_protocol::messages::BrokerId;
+    use kafka_protocol::messages::{BrokerId, ResponseHeader};
     use kafka_protocol::protocol::Message;
 
     fn metadata(hosts: &[&str]) -> MetadataResponse {
@@ -285,21 +292,11 @@ mod tests {
             "elsewhere",
         ]);
         for version in MetadataResponse::VERSIONS.min..=MetadataResponse::VERSIONS.max {
-            let header_version = ApiKey::Metadata.response_header_version(version);
-            let mut payload = BytesMut::new();
-            ResponseHeader::default()
-                .with_correlation_id(5)
-                .encode(&mut payload, header_version)
-                .unwrap();
-            original.encode(&mut payload, version).unwrap();
-            let mut out = rewrite_metadata(payload.freeze(), version, &routes).unwrap();
-            assert_eq!(
-                ResponseHeader::decode(&mut out, header_version)
-                    .unwrap()
-                    .correlation_id,
-                5
-            );
-            let rewritten = MetadataResponse::decode(&mut out, version).unwrap();
+            let header = ResponseHeader::default().with_correlation_id(5);
+            let payload = encode_response(&header, &original, version).unwrap();
+            let out = rewrite_metadata(payload, version, &routes).unwrap();
+            let (header, rewritten) = decode_response::<MetadataResponse>(out, version).unwrap();
+            assert_eq!(header.correlation_id, 5);
             let addrs: Vec<(String, i32)> = rewritten
                 .brokers
                 .iter()

@@ -1,16 +1,11 @@
 //! Partition reassignment over the Kafka wire protocol (AlterPartitionReassignments, API key
 //! 45; ListPartitionReassignments, 46; IncrementalAlterConfigs, 44, for the throttle).
-//! librdkafka has no API for these, so requests are framed and encoded here with the
-//! `kafka-protocol` types and sent over a plain TCP connection.
-//!
-//! Framing: every request is a 32-bit size, the request header and the body; every response
-//! a 32-bit size, the response header and the body. Header versions follow from the API
-//! version (flexible versions use headers with tagged fields); `kafka-protocol` knows which.
+//! librdkafka has no API for these, so requests are built here with the `kafka-protocol`
+//! types and sent over a plain TCP connection in the frames of [`super::wire`].
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
-use bytes::{BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::alter_partition_reassignments_request::{
     ReassignablePartition, ReassignableTopic,
 };
@@ -22,42 +17,16 @@ use kafka_protocol::messages::{
     AlterPartitionReassignmentsRequest, AlterPartitionReassignmentsResponse, ApiKey,
     ApiVersionsRequest, BrokerId, IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse,
     ListPartitionReassignmentsRequest, ListPartitionReassignmentsResponse, MetadataRequest,
-    MetadataResponse, RequestHeader, ResponseHeader, TopicName,
+    MetadataResponse, TopicName,
 };
-use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, Message, Request, StrBytes};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use kafka_protocol::protocol::{Message, Request, StrBytes};
 use tokio::net::TcpStream;
 
 use super::plan::Move;
+use super::wire::{decode_response, encode_request, read_frame, write_frame};
 
 const CLIENT_ID: &str = "kubectl-kapture";
-/// Largest response accepted; Kafka's own default socket.request.max.bytes is 100 MiB.
-const MAX_FRAME: usize = 100 * 1024 * 1024;
 const IO_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// Encodes one request frame: size, header, body.
-pub fn encode_request<R: Request>(request: &R, version: i16, correlation_id: i32) -> Result<Bytes> {
-    let header = RequestHeader::default()
-        .with_request_api_key(R::KEY)
-        .with_request_api_version(version)
-        .with_correlation_id(correlation_id)
-        .with_client_id(Some(StrBytes::from_static_str(CLIENT_ID)));
-    let mut body = BytesMut::new();
-    header.encode(&mut body, R::header_version(version))?;
-    request.encode(&mut body, version)?;
-    let mut frame = BytesMut::with_capacity(4 + body.len());
-    frame.put_i32(i32::try_from(body.len()).context("request too large")?);
-    frame.put(body);
-    Ok(frame.freeze())
-}
-
-/// Decodes a response frame's payload (without the size prefix) for a request of `version`.
-/// Returns the correlation id and the response.
-pub fn decode_response<R: Request>(mut payload: Bytes, version: i16) -> Result<(i32, R::Response)> {
-    let header = ResponseHeader::decode(&mut payload, R::Response::header_version(version))?;
-    let response = R::Response::decode(&mut payload, version)?;
-    Ok((header.correlation_id, response))
-}
 
 /// The AlterPartitionReassignments request that moves partitions to `moves[*].to`.
 pub fn alter_request(moves: &[Move], timeout: Duration) -> AlterPartitionReassignmentsRequest {
@@ -331,22 +300,12 @@ impl Connection {
 
     async fn send<R: Request>(&mut self, request: &R, version: i16) -> Result<R::Response> {
         self.correlation_id = self.correlation_id.wrapping_add(1);
-        let frame = encode_request(request, version, self.correlation_id)?;
+        let payload = encode_request(request, version, self.correlation_id, CLIENT_ID)?;
         let exchange = async {
-            self.stream.write_all(&frame).await?;
-            let size = self.stream.read_i32().await?;
-            let size = usize::try_from(size)
-                .ok()
-                .filter(|&s| s <= MAX_FRAME)
-                .ok_or_else(|| {
-                    std::io::Error::new(
-                        std::io::ErrorKind::InvalidData,
-                        format!("bad response size {size}"),
-                    )
-                })?;
-            let mut payload = vec![0u8; size];
-            self.stream.read_exact(&mut payload).await?;
-            Ok::<_, std::io::Error>(Bytes::from(payload))
+            write_frame(&mut self.stream, &payload).await?;
+            read_frame(&mut self.stream)
+                .await?
+                .context("the broker closed the connection")
         };
         let api = ApiKey::try_from(R::KEY)
             .map(|k| format!("{k:?}"))
@@ -355,8 +314,9 @@ impl Connection {
             .await
             .map_err(|_| anyhow!("{api} request to {} timed out", self.address))?
             .with_context(|| format!("{api} request to {}", self.address))?;
-        let (correlation_id, response) = decode_response::<R>(payload, version)
+        let (header, response) = decode_response::<R::Response>(payload, version)
             .with_context(|| format!("cannot decode the {api} response of {}", self.address))?;
+        let correlation_id = header.correlation_id;
         if correlation_id != self.correlation_id {
             bail!(
                 "{api} response of {} answers request {correlation_id}, not {}",
@@ -520,26 +480,17 @@ impl Reassigner {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bytes::Buf;
+    use crate::kafka::wire::encode_response;
+    use bytes::Bytes;
     use kafka_protocol::messages::alter_partition_reassignments_response::{
         ReassignablePartitionResponse, ReassignableTopicResponse,
     };
     use kafka_protocol::messages::list_partition_reassignments_response::{
         OngoingPartitionReassignment, OngoingTopicReassignment,
     };
+    use kafka_protocol::messages::ResponseHeader;
     use kafka_protocol::protocol::decode_request_header_from_buffer;
-
-    /// The payload of a size-prefixed frame, checking the size.
-    fn split_frame(mut frame: Bytes) -> Result<Bytes> {
-        if frame.len() < 4 {
-            bail!("frame shorter than its size prefix");
-        }
-        let size = usize::try_from(frame.get_i32()).context("negative frame size")?;
-        if frame.len() != size {
-            bail!("frame says {size} bytes, has {}", frame.len());
-        }
-        Ok(frame)
-    }
+    use kafka_protocol::protocol::Decodable;
 
     fn mv(topic: &str, partition: i32, from: &[i32], to: &[i32]) -> Move {
         Move {
@@ -552,22 +503,18 @@ mod tests {
         }
     }
 
-    /// Frame a response as a broker would: size, response header, body.
-    fn response_frame<R: Request>(
-        response: &R::Response,
-        version: i16,
-        correlation_id: i32,
-    ) -> Bytes {
-        let mut body = BytesMut::new();
-        ResponseHeader::default()
-            .with_correlation_id(correlation_id)
-            .encode(&mut body, R::Response::header_version(version))
-            .unwrap();
-        response.encode(&mut body, version).unwrap();
-        let mut frame = BytesMut::new();
-        frame.put_i32(body.len() as i32);
-        frame.put(body);
-        frame.freeze()
+    /// The body of a request payload, past its header.
+    fn request_body(payload: Bytes) -> Bytes {
+        let mut payload = payload;
+        decode_request_header_from_buffer(&mut payload).unwrap();
+        payload
+    }
+
+    /// `response` encoded as a broker answers and decoded again as the client reads it.
+    fn answered<R: Request>(response: &R::Response, version: i16) -> R::Response {
+        let header = ResponseHeader::default().with_correlation_id(9);
+        let payload = encode_response(&header, response, version).unwrap();
+        decode_response::<R::Response>(payload, version).unwrap().1
     }
 
     #[test]
@@ -582,16 +529,8 @@ mod tests {
         for version in AlterPartitionReassignmentsRequest::VERSIONS.min
             ..=AlterPartitionReassignmentsRequest::VERSIONS.max
         {
-            let frame = encode_request(&request, version, 42).unwrap();
-            let mut payload = split_frame(frame).unwrap();
-            let header = decode_request_header_from_buffer(&mut payload).unwrap();
-            assert_eq!(header.request_api_key, 45);
-            assert_eq!(header.request_api_version, version);
-            assert_eq!(header.correlation_id, 42);
-            assert_eq!(
-                header.client_id.as_ref().map(|c| c.as_str()),
-                Some(CLIENT_ID)
-            );
+            let payload = encode_request(&request, version, 42, CLIENT_ID).unwrap();
+            let mut payload = request_body(payload);
             let decoded =
                 AlterPartitionReassignmentsRequest::decode(&mut payload, version).unwrap();
             assert_eq!(decoded, request, "version {version}");
@@ -616,9 +555,7 @@ mod tests {
                 .with_name(topic_name("t"))
                 .with_partition_indexes(vec![0, 3]),
         ]));
-        let mut payload = split_frame(encode_request(&request, 0, 7).unwrap()).unwrap();
-        let header = decode_request_header_from_buffer(&mut payload).unwrap();
-        assert_eq!((header.request_api_key, header.correlation_id), (46, 7));
+        let mut payload = request_body(encode_request(&request, 0, 7, CLIENT_ID).unwrap());
         assert_eq!(
             ListPartitionReassignmentsRequest::decode(&mut payload, 0).unwrap(),
             request
@@ -634,11 +571,7 @@ mod tests {
                     ReassignablePartitionResponse::default().with_partition_index(0)
                 ]),
         ]);
-        let frame = response_frame::<AlterPartitionReassignmentsRequest>(&ok, 0, 9);
-        let (corr, decoded) =
-            decode_response::<AlterPartitionReassignmentsRequest>(split_frame(frame).unwrap(), 0)
-                .unwrap();
-        assert_eq!(corr, 9);
+        let decoded = answered::<AlterPartitionReassignmentsRequest>(&ok, 0);
         assert_eq!(decoded, ok);
         check_alter_response(&decoded).unwrap();
 
@@ -652,10 +585,7 @@ mod tests {
                         "broker 9 is not alive",
                     )))]),
         ]);
-        let frame = response_frame::<AlterPartitionReassignmentsRequest>(&bad, 1, 10);
-        let (_, decoded) =
-            decode_response::<AlterPartitionReassignmentsRequest>(split_frame(frame).unwrap(), 1)
-                .unwrap();
+        let decoded = answered::<AlterPartitionReassignmentsRequest>(&bad, 1);
         let err = check_alter_response(&decoded).unwrap_err().to_string();
         assert!(
             err.contains("t/3")
@@ -678,10 +608,7 @@ mod tests {
                     OngoingPartitionReassignment::default().with_partition_index(4),
                 ]),
         ]);
-        let frame = response_frame::<ListPartitionReassignmentsRequest>(&response, 0, 1);
-        let (_, decoded) =
-            decode_response::<ListPartitionReassignmentsRequest>(split_frame(frame).unwrap(), 0)
-                .unwrap();
+        let decoded = answered::<ListPartitionReassignmentsRequest>(&response, 0);
         assert_eq!(
             ongoing(&decoded).unwrap(),
             BTreeSet::from([("t".to_string(), 1), ("t".to_string(), 4)])
@@ -737,8 +664,7 @@ mod tests {
                 .flat_map(|r| &r.configs)
                 .all(|c| c.config_operation == OP_DELETE && c.value.is_none()));
         }
-        let mut payload = split_frame(encode_request(&request, 1, 3).unwrap()).unwrap();
-        decode_request_header_from_buffer(&mut payload).unwrap();
+        let mut payload = request_body(encode_request(&request, 1, 3, CLIENT_ID).unwrap());
         assert_eq!(
             IncrementalAlterConfigsRequest::decode(&mut payload, 1).unwrap(),
             request
@@ -775,22 +701,11 @@ mod fake_broker {
     };
     use kafka_protocol::messages::metadata_response::MetadataResponseBroker;
     use kafka_protocol::messages::ApiVersionsResponse;
-    use kafka_protocol::protocol::decode_request_header_from_buffer;
+    use kafka_protocol::messages::ResponseHeader;
+    use kafka_protocol::protocol::{decode_request_header_from_buffer, Decodable};
     use tokio::net::TcpListener;
 
-    fn frame(
-        header: &ResponseHeader,
-        header_version: i16,
-        body: &impl Encodable,
-        version: i16,
-    ) -> Vec<u8> {
-        let mut payload = BytesMut::new();
-        header.encode(&mut payload, header_version).unwrap();
-        body.encode(&mut payload, version).unwrap();
-        let mut out = (payload.len() as i32).to_be_bytes().to_vec();
-        out.extend_from_slice(&payload);
-        out
-    }
+    use crate::kafka::wire::encode_response;
 
     /// Serves one connection; `lists` ongoing-partition answers are given before "done".
     async fn serve(
@@ -802,18 +717,14 @@ mod fake_broker {
     ) {
         let (mut socket, _) = listener.accept().await.unwrap();
         loop {
-            let Ok(size) = socket.read_i32().await else {
+            let Some(mut payload) = read_frame(&mut socket).await.unwrap() else {
                 return;
             };
-            let mut payload = vec![0u8; size as usize];
-            socket.read_exact(&mut payload).await.unwrap();
-            let mut payload = Bytes::from(payload);
             let header = decode_request_header_from_buffer(&mut payload).unwrap();
             let (key, version) = (header.request_api_key, header.request_api_version);
             seen.lock().unwrap().push((key, version));
             let api = ApiKey::try_from(key).unwrap();
             let rh = ResponseHeader::default().with_correlation_id(header.correlation_id);
-            let hv = api.response_header_version(version);
             let bytes = match api {
                 ApiKey::ApiVersions => {
                     let keys = [(3, 0, 12), (18, 0, 3), (44, 0, 1), (45, 0, 0), (46, 0, 0)].map(
@@ -824,9 +735,8 @@ mod fake_broker {
                                 .with_max_version(max)
                         },
                     );
-                    frame(
+                    encode_response(
                         &rh,
-                        hv,
                         &ApiVersionsResponse::default().with_api_keys(keys.to_vec()),
                         version,
                     )
@@ -842,7 +752,7 @@ mod fake_broker {
                     let body = MetadataResponse::default()
                         .with_brokers(brokers.to_vec())
                         .with_controller_id(BrokerId(7));
-                    frame(&rh, hv, &body, version)
+                    encode_response(&rh, &body, version)
                 }
                 ApiKey::IncrementalAlterConfigs => {
                     let request =
@@ -854,12 +764,7 @@ mod fake_broker {
                             .unwrap()
                             .push(format!("{}{op}", r.resource_name.as_str()));
                     }
-                    frame(
-                        &rh,
-                        hv,
-                        &IncrementalAlterConfigsResponse::default(),
-                        version,
-                    )
+                    encode_response(&rh, &IncrementalAlterConfigsResponse::default(), version)
                 }
                 ApiKey::AlterPartitionReassignments => {
                     let request =
@@ -868,9 +773,8 @@ mod fake_broker {
                         request.topics[0].partitions[0].replicas,
                         Some(vec![BrokerId(7), BrokerId(8)])
                     );
-                    frame(
+                    encode_response(
                         &rh,
-                        hv,
                         &AlterPartitionReassignmentsResponse::default(),
                         version,
                     )
@@ -885,11 +789,11 @@ mod fake_broker {
                                 OngoingPartitionReassignment::default().with_partition_index(0)
                             ])]);
                     }
-                    frame(&rh, hv, &body, version)
+                    encode_response(&rh, &body, version)
                 }
                 other => panic!("unexpected request {other:?}"),
             };
-            socket.write_all(&bytes).await.unwrap();
+            write_frame(&mut socket, &bytes.unwrap()).await.unwrap();
         }
     }
 
@@ -951,10 +855,8 @@ mod fake_broker {
         // A broker that only knows ApiVersions and Metadata.
         let server = tokio::spawn(async move {
             let (mut socket, _) = listener.accept().await.unwrap();
-            let size = socket.read_i32().await.unwrap();
-            let mut payload = vec![0u8; size as usize];
-            socket.read_exact(&mut payload).await.unwrap();
-            let header = decode_request_header_from_buffer(&mut Bytes::from(payload)).unwrap();
+            let mut payload = read_frame(&mut socket).await.unwrap().unwrap();
+            let header = decode_request_header_from_buffer(&mut payload).unwrap();
             let keys = [(3, 0, 12), (18, 0, 3)].map(|(k, min, max)| {
                 ApiVersion::default()
                     .with_api_key(k)
@@ -963,7 +865,8 @@ mod fake_broker {
             });
             let rh = ResponseHeader::default().with_correlation_id(header.correlation_id);
             let body = ApiVersionsResponse::default().with_api_keys(keys.to_vec());
-            socket.write_all(&frame(&rh, 0, &body, 0)).await.unwrap();
+            let answer = encode_response(&rh, &body, 0).unwrap();
+            write_frame(&mut socket, &answer).await.unwrap();
         });
         let err = Reassigner::connect(&format!("127.0.0.1:{port}"))
             .await

@@ -227,9 +227,9 @@ impl Tabular for PlanView {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::OutputFormat;
     use crate::kafka::admin::{BrokerInfo, PartitionState, TopicState};
     use crate::kafka::plan::{plan, Broker, PlanRequest};
+    use crate::output::OutputFormat;
 
     fn cluster() -> ClusterState {
         let p = |id, leader, replicas: &[i32], isr: &[i32]| PartitionState {

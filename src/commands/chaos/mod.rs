@@ -13,11 +13,14 @@ use crate::chaos::{
 };
 use crate::cli::chaos::{ChaosArgs, ImpactMode};
 use crate::cli::GlobalArgs;
+use crate::diagnose::is_ready;
 use crate::error::KaptureError;
 use crate::impact::{self, Bounds, Sample};
 use crate::k8s::pods::{self, PodEvent, PodWatch};
 use crate::k8s::{self, metrics, Cluster};
 use crate::output;
+
+mod view;
 
 /// Bound on the initial list of the recovery watches.
 const WATCH_START_TIMEOUT: Duration = Duration::from_secs(30);
@@ -28,10 +31,13 @@ const SCRAPE_TIMEOUT: Duration = Duration::from_secs(5);
 pub async fn run(global: &GlobalArgs, args: ChaosArgs) -> Result<()> {
     args.validate()?;
     let offsets = args.schedule()?;
-    let groups = chaos::groups(&args.kill, args.selector.as_deref());
+    let groups = chaos::groups(&args.components(), args.selector.as_deref());
     // connect() turns kube's client-side retry off: an eviction's 429 is reported at once as
     // the PodDisruptionBudget that blocked it.
-    let cluster = k8s::connect(global).await?;
+    let cluster = k8s::connect(&global.cluster()).await?;
+    if args.names_kafka() {
+        k8s::workloads::refuse_external_kafka(&cluster, "chaos --kill kafka").await?;
+    }
     let seed = args.seed.unwrap_or_else(rand::random);
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let method = args.method();
@@ -468,7 +474,7 @@ impl Run<'_> {
                 pods::list(self.cluster, &group.selector)
                     .await?
                     .iter()
-                    .filter(|p| pods::is_ready(p))
+                    .filter(|p| is_ready(p))
                     .count()
             } else {
                 // Untouched this round: the count from the start of the round stands.

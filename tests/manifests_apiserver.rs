@@ -16,28 +16,22 @@ use kube::{Api, Client, ResourceExt};
 
 use kapture::k8s::apply::content;
 use kapture::manifests::{
-    render, Component, KafkaMode, Manifest, PullPolicy, RenderParams, ResourcePreset, Storage,
-    FIELD_MANAGER, SELECTOR,
+    render, KafkaMode, Manifest, RenderParams, ResourcePreset, Storage, FIELD_MANAGER, SELECTOR,
 };
 
 fn params(namespace: &str, mode: KafkaMode, storage: Storage, class: Option<&str>) -> RenderParams {
     RenderParams {
         namespace: namespace.to_string(),
-        components: Component::all_selectable(),
         kafka_mode: mode,
-        brokers: 3,
-        controllers: 3,
-        partitions: 6,
-        replication_factor: 3,
         storage,
         storage_class: class.map(String::from),
         storage_size: "5Gi".into(),
         worker_image: "kapture-worker:test".into(),
-        pull_policy: PullPolicy::IfNotPresent,
         resources: ResourcePreset::Medium,
         load_generators: 2,
         rate: 10,
         postgres_password: "bench-password".into(),
+        ..RenderParams::default()
     }
 }
 

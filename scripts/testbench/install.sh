@@ -4,13 +4,16 @@
 #   scripts/testbench/install.sh
 #
 # - Debian packages: Go toolchain (for the kube build), etcd, openssl, redis, PostgreSQL 15, kcat,
-#   and kubectl (Debian's kubernetes-client) when none is on PATH.
-# - kube-apiserver + kube-controller-manager v1.20.2 built from Debian 12's kubernetes source
-#   package, cached in $HOME/.cache/kapture-testbench/bin (the build is skipped when both exist).
+#   kubectl (Debian's kubernetes-client) when none is on PATH, and for the node tier containerd,
+#   runc, CNI plugins, iptables, conntrack, dnsmasq, debootstrap and a static C toolchain.
+# - kube-apiserver, kube-controller-manager, kube-scheduler, kubelet and kube-proxy v1.20.2 built
+#   from Debian 12's kubernetes source package, and the pause binary from the same tree, cached
+#   in $HOME/.cache/kapture-testbench/bin (skipped when all exist).
 # - a Python venv with noida-db (a Kafka-protocol reimplementation) in
 #   $HOME/.cache/kapture-testbench/venv.
+# - the node's images (images.sh base): pause, Redis, PostgreSQL and noida-db on Debian bookworm.
 #
-# A second run with everything in place only checks and returns in a few seconds.
+# A second run with everything in place only checks and returns in about a second.
 set -euo pipefail
 
 CACHE="${KAPTURE_TESTBENCH_CACHE:-$HOME/.cache/kapture-testbench}"
@@ -24,6 +27,8 @@ APT_PACKAGES=(
   golang-go make rsync etcd-server etcd-client openssl
   golang-github-modern-go-reflect2-dev golang-github-json-iterator-go-dev
   redis-server postgresql-15 kcat python3-venv curl
+  containerd runc containernetworking-plugins iptables conntrack dnsmasq-base iproute2
+  debootstrap gcc libc6-dev shellcheck
 )
 
 log() { printf 'install.sh: %s\n' "$*" >&2; }
@@ -41,8 +46,15 @@ apt_update_once() {
   fi
 }
 
-is_installed() {
-  [[ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null || true)" == installed ]]
+# The packages of the list that are not installed (one dpkg-query for all of them).
+not_installed() {
+  local installed
+  # dpkg-query exits 1 when any name is unknown to it (not installed, never seen): under
+  # pipefail that must not end the function before it prints what is missing.
+  installed=" $({ dpkg-query -W -f='${db:Status-Status} ${Package}\n' "$@" 2>/dev/null || true; } \
+    | awk '$1 == "installed" {print $2}' | tr '\n' ' ') "
+  local p
+  for p in "$@"; do [[ "$installed" == *" $p "* ]] || printf '%s\n' "$p"; done
 }
 
 # deb-src for bookworm main, signed by the Debian archive keyring, if no source list has one.
@@ -61,18 +73,16 @@ EOF
   fi
 }
 
+KUBE_BINARIES=(kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy)
 need_build=0
-if [[ ! -x "$BIN/kube-apiserver" || ! -x "$BIN/kube-controller-manager" ]]; then
-  need_build=1
+for b in "${KUBE_BINARIES[@]}" pause; do [[ -x "$BIN/$b" ]] || need_build=1; done
+if [[ $need_build -eq 1 ]]; then
   # Before the first `apt-get update`, so that one update serves both steps.
   ensure_deb_src
 fi
 
 # --- 1. Debian packages ---------------------------------------------------------------------
-missing=()
-for p in "${APT_PACKAGES[@]}"; do
-  is_installed "$p" || missing+=("$p")
-done
+mapfile -t missing < <(not_installed "${APT_PACKAGES[@]}")
 if ! command -v kubectl >/dev/null 2>&1; then
   missing+=(kubernetes-client)
 fi
@@ -92,7 +102,8 @@ else
   log "Debian packages: already installed"
 fi
 
-# --- 2. kube-apiserver + kube-controller-manager v1.20.2 --------------------------------------
+# --- 2. Kubernetes v1.20.2 binaries and pause -------------------------------------------------
+# Builds what is missing of KUBE_BINARIES and pause from one unpacked source tree.
 build_kube() {
   local work src orig
   work="$CACHE/build"
@@ -125,22 +136,38 @@ build_kube() {
     find "$src/vendor/$d" -name '*_test.go' -delete
   done
 
-  log "building kube-apiserver and kube-controller-manager (several minutes)"
+  local b missing=()
+  for b in "${KUBE_BINARIES[@]}"; do [[ -x "$BIN/$b" ]] || missing+=("$b"); done
+  mkdir -p "$BIN"
+  if [[ ! -x "$BIN/pause" ]]; then
+    log "building pause (static)"
+    gcc -Os -Wall -Werror -static -DVERSION=v3.4-kapture-bench -o "$BIN/pause.tmp" \
+      "$src/build/pause/linux/pause.c"
+    strip "$BIN/pause.tmp"
+    mv "$BIN/pause.tmp" "$BIN/pause"
+  fi
+  if [[ ${#missing[@]} -eq 0 ]]; then
+    rm -rf "$work"
+    return 0
+  fi
+  log "building ${missing[*]} (10-20 minutes on 2 cores)"
   (
     cd "$src"
     export CGO_ENABLED=0 KUBE_GIT_VERSION="$KUBE_GIT_VERSION" KUBE_GIT_MAJOR=1 \
       KUBE_GIT_MINOR=20 KUBE_GIT_TREE_STATE=clean GOFLAGS=-mod=vendor GO111MODULE=on
     export GOPATH="$work/gopath" GOCACHE="$work/gocache"
-    make WHAT="cmd/kube-apiserver cmd/kube-controller-manager" >"$work/build.log" 2>&1 \
+    # KUBE_STATIC_OVERRIDES: kubelet with the same static flags as the others, so one
+    # `go install` compiles the shared vendored packages once.
+    KUBE_STATIC_OVERRIDES=kubelet GOLDFLAGS="-s -w" \
+      make WHAT="${missing[*]/#/cmd/}" >"$work/build.log" 2>&1 \
       || { tail -n 40 "$work/build.log" >&2; die "kube build failed (log: $work/build.log)"; }
   )
   local out="$src/_output/local/bin/linux/amd64"
-  [[ -x "$out/kube-apiserver" && -x "$out/kube-controller-manager" ]] || die "binaries not found in $out"
-  mkdir -p "$BIN"
-  install -m 0755 "$out/kube-apiserver" "$BIN/kube-apiserver.tmp"
-  install -m 0755 "$out/kube-controller-manager" "$BIN/kube-controller-manager.tmp"
-  mv "$BIN/kube-apiserver.tmp" "$BIN/kube-apiserver"
-  mv "$BIN/kube-controller-manager.tmp" "$BIN/kube-controller-manager"
+  for b in "${missing[@]}"; do
+    [[ -x "$out/$b" ]] || die "$b not found in $out"
+    install -m 0755 "$out/$b" "$BIN/$b.tmp"
+    mv "$BIN/$b.tmp" "$BIN/$b"
+  done
   log "removing the build tree"
   chmod -R u+w "$work" 2>/dev/null || true
   rm -rf "$work"
@@ -172,4 +199,7 @@ fi
 noida="$("$VENV/bin/python" -c 'import noida_db, os; print(os.path.join(os.path.dirname(noida_db.__file__), "noida-db"))')"
 [[ -x "$noida" ]] || die "noida-db binary not found at $noida"
 
-log "done: kube binaries in $BIN, noida-db at $noida"
+# --- 4. the node's images ---------------------------------------------------------------------
+bash "$(dirname "${BASH_SOURCE[0]}")/images.sh" base
+
+log "done: kube binaries in $BIN, noida-db at $noida, node images in $CACHE/images"

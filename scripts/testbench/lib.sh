@@ -13,11 +13,32 @@ TB_BIN="$TB_CACHE/bin"
 TB_VENV="$TB_CACHE/venv"
 TB_REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 
-# Every process name we may record, in stop order (dependants first).
+# Every process name we may record, in stop order (dependants first). The node tier keeps its
+# own in DIR/node (node.sh).
 TB_SERVERS=(kube-controller-manager kube-apiserver etcd noida-db redis postgres)
+
+# The machine's one node records here which bench directory started it.
+TB_NODE_OWNER=/run/kapture-testbench-node.owner
+
+# Images on the bench's node (images.sh builds them; none can be pulled). Tags other than
+# latest: the kubelet never tries to pull an image that is present under such a tag.
+TB_IMAGE_PAUSE=localhost/kapture-bench/pause:3.4
+TB_IMAGE_REDIS=localhost/kapture-bench/redis:7-bookworm
+TB_IMAGE_POSTGRES=localhost/kapture-bench/postgres:15-bookworm
+TB_IMAGE_NOIDA=localhost/kapture-bench/noida-db:0.2.3
+# Per checkout: worktrees sharing the machine's node each test their own worker.
+TB_IMAGE_WORKER="localhost/kapture-bench/kapture-worker:dev-$(printf '%s' "$TB_REPO" | sha256sum | cut -c1-8)"
 
 tb_log() { printf '%s: %s\n' "$(basename "$0")" "$*" >&2; }
 tb_die() { tb_log "error: $*"; exit 1; }
+
+# tb_noida_bin: the noida-db executable inside the venv's package (run it directly, not through
+# the Python wrapper, so the recorded PID is the server's).
+tb_noida_bin() {
+  [[ -x "$TB_VENV/bin/python" ]] || tb_die "$TB_VENV missing: run scripts/testbench/install.sh"
+  "$TB_VENV/bin/python" -c \
+    'import noida_db, os; print(os.path.join(os.path.dirname(noida_db.__file__), "noida-db"))'
+}
 
 # tb_dir [DIR]: absolute bench directory (default: .testbench in the repo root), created.
 tb_dir() {

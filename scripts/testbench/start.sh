@@ -1,22 +1,26 @@
 #!/usr/bin/env bash
 # Start the integration-test bench on 127.0.0.1 (run scripts/testbench/install.sh first).
 #
-#   scripts/testbench/start.sh [--only kube|kafka|redis|postgres]... [DIR]
+#   scripts/testbench/start.sh [--only kube|kafka|redis|postgres|node]... [DIR]
 #
 # DIR defaults to .testbench/ in the repo root. Components (default: all):
 #   kube      etcd + kube-apiserver + kube-controller-manager v1.20.2 (no kubelet, no nodes)
 #   kafka     noida-db, a Kafka-protocol reimplementation (single node)
 #   redis     redis-server, no persistence
 #   postgres  PostgreSQL 15, trust auth, user and database `kapture`
+#   node      a whole single-node Kubernetes v1.20.2 with a real kubelet (node.sh), its images
+#             imported; one per machine, needs root: a node another DIR runs is shared
 # Each gets a free port. PIDs, ports and logs are kept in DIR; DIR/env has the KAPTURE_TEST_*
 # exports. Components already running from DIR and healthy are reused (idempotent).
 set -euo pipefail
 
 # shellcheck source=scripts/testbench/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=scripts/testbench/node.sh
+source "$(dirname "${BASH_SOURCE[0]}")/node.sh"
 
 usage() {
-  sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
   exit "${1:-0}"
 }
 
@@ -27,7 +31,7 @@ while [[ $# -gt 0 ]]; do
     --only)
       [[ $# -ge 2 ]] || usage 2
       case "$2" in
-        kube | kafka | redis | postgres) components+=("$2") ;;
+        kube | kafka | redis | postgres | node) components+=("$2") ;;
         *) tb_log "unknown component '$2'"; usage 2 ;;
       esac
       shift 2
@@ -44,7 +48,7 @@ while [[ $# -gt 0 ]]; do
       ;;
   esac
 done
-[[ ${#components[@]} -gt 0 ]] || components=(kube kafka redis postgres)
+[[ ${#components[@]} -gt 0 ]] || components=(kube kafka redis postgres node)
 
 DIR="$(tb_dir "$dir_arg")"
 LOGS="$DIR/logs"
@@ -223,7 +227,7 @@ start_kube() {
     --service-account-issuer https://kubernetes.default.svc \
     --service-account-key-file "$DIR/pki/sa.pub" \
     --service-account-signing-key-file "$DIR/pki/sa.key" \
-    --service-cluster-ip-range 10.0.0.0/24 \
+    --service-cluster-ip-range 198.19.128.0/24 \
     --endpoint-reconciler-type none \
     --disable-admission-plugins ServiceAccount \
     --allow-privileged=true \
@@ -254,12 +258,6 @@ start_kube() {
 
 # --- kafka: noida-db -----------------------------------------------------------------------
 
-noida_bin() {
-  [[ -x "$TB_VENV/bin/python" ]] || tb_die "$TB_VENV missing: run scripts/testbench/install.sh"
-  "$TB_VENV/bin/python" -c \
-    'import noida_db, os; print(os.path.join(os.path.dirname(noida_db.__file__), "noida-db"))'
-}
-
 kafka_probe() { # PORT: a Kafka Metadata round trip
   kcat -L -b "127.0.0.1:$1" -m 3 >/dev/null 2>&1
 }
@@ -272,7 +270,7 @@ start_kafka() {
   tb_stop "$DIR" noida-db
   rm -rf "$DIR/noida-data" "$DIR/env.d/kafka"
   local bin port
-  bin="$(noida_bin)"
+  bin="$(tb_noida_bin)"
   port="$(free_port)"
   mkdir -p "$DIR/noida-data"
   tb_log "starting noida-db (Kafka protocol) on 127.0.0.1:$port"
@@ -410,6 +408,24 @@ for c in "${components[@]}"; do
       write_env postgres \
         "KAPTURE_TEST_POSTGRES=postgres://kapture@127.0.0.1:$(port_of postgres)/kapture"
       ;;
+    node)
+      ndir="$DIR/node"
+      owner="$(cat "$TB_NODE_OWNER" 2>/dev/null || true)"
+      if node_healthy "$ndir"; then
+        tb_log "node: reusing $NODE_NAME (kube-apiserver https://$NODE_IP:$(<"$ndir/kube-apiserver.port"))"
+      elif [[ -n "$owner" && "$owner" != "$ndir" ]] && node_healthy "$owner"; then
+        # One node per machine: share the running one (tests use namespaces of their own);
+        # its own bench directory stops it, this one never does.
+        tb_log "node: sharing $NODE_NAME of the bench in $(dirname "$owner")"
+        ndir="$owner"
+      else
+        node_start "$ndir" "$(free_port)" "$(free_port)" "$(free_port)"
+      fi
+      write_env node "KAPTURE_TEST_NODE_KUBECONFIG=$ndir/kubeconfig" "KAPTURE_TEST_NODE_IP=$NODE_IP" \
+        "KAPTURE_TEST_NODE_CONTAINERD=$(node_sock "$ndir")" \
+        "KAPTURE_TEST_IMAGE_REDIS=$TB_IMAGE_REDIS" "KAPTURE_TEST_IMAGE_POSTGRES=$TB_IMAGE_POSTGRES" \
+        "KAPTURE_TEST_IMAGE_NOIDA=$TB_IMAGE_NOIDA" "KAPTURE_TEST_IMAGE_WORKER=$TB_IMAGE_WORKER"
+      ;;
   esac
 done
 
@@ -420,6 +436,7 @@ done
   if [[ -f "$DIR/env.d/kafka" ]] && tb_pid "$DIR" noida-db >/dev/null; then cat "$DIR/env.d/kafka"; fi
   if [[ -f "$DIR/env.d/redis" ]] && tb_pid "$DIR" redis >/dev/null; then cat "$DIR/env.d/redis"; fi
   if [[ -f "$DIR/env.d/postgres" ]] && tb_pid "$DIR" postgres >/dev/null; then cat "$DIR/env.d/postgres"; fi
+  if [[ -f "$DIR/env.d/node" ]]; then cat "$DIR/env.d/node"; fi
 } >"$DIR/env.tmp"
 mv "$DIR/env.tmp" "$DIR/env"
 tb_log "ready; run: source $DIR/env"

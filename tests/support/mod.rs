@@ -30,6 +30,8 @@
 //!   pod alone, so a test can flip readiness and watch controllers react.
 #![allow(dead_code)]
 
+pub mod node;
+
 use std::collections::HashSet;
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -174,14 +176,35 @@ pub async fn delete_namespace(client: &Client, name: &str) {
 /// A namespace deleted when dropped (also when the test panics).
 pub struct TestNamespace {
     pub name: String,
+    /// The kubeconfig of the cluster that holds it (the drop deletes it with its own client).
+    kubeconfig: String,
     keep: bool,
 }
 
 impl TestNamespace {
-    /// Creates a fresh namespace, see [`fresh_namespace`].
+    /// Creates a fresh namespace on the API-only bench, see [`fresh_namespace`].
     pub async fn new(client: &Client, prefix: &str) -> Self {
+        Self::in_cluster(client, &kubeconfig_path(), prefix).await
+    }
+
+    /// Creates a fresh namespace in the cluster of `kubeconfig` (of which `client` is a client).
+    pub async fn in_cluster(client: &Client, kubeconfig: &str, prefix: &str) -> Self {
         let name = fresh_namespace(client, prefix).await;
-        Self { name, keep: false }
+        Self {
+            name,
+            kubeconfig: kubeconfig.to_string(),
+            keep: false,
+        }
+    }
+
+    /// A unique name in the cluster of `kubeconfig` for a namespace the code under test is to
+    /// create (as `deploy` does, labelling it as Kapture's); deleted on drop like the others.
+    pub fn reserved(kubeconfig: &str, prefix: &str) -> Self {
+        Self {
+            name: unique_name(prefix),
+            kubeconfig: kubeconfig.to_string(),
+            keep: false,
+        }
     }
 
     /// Keep the namespace after the test, e.g. to look at it with kubectl.
@@ -207,9 +230,7 @@ impl Drop for TestNamespace {
         // the test's Client would deadlock (its connection tasks live on that runtime). Delete
         // from a separate thread with its own runtime and its own client, bounded in time.
         let name = self.name.clone();
-        let Ok(path) = std::env::var("KAPTURE_TEST_KUBECONFIG") else {
-            return;
-        };
+        let path = self.kubeconfig.clone();
         let worker = std::thread::spawn(move || {
             let Ok(rt) = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -470,6 +491,11 @@ pub fn spawn_kubelet_with_delay(client: Client, ns: &str, delay: Duration) -> Ku
 /// KUBECONFIG or KAPTURE_BOOTSTRAP_SERVER, bounded to two minutes. Async, so the caller's
 /// runtime (e.g. the kubelet stand-in) keeps running meanwhile.
 pub async fn run_plugin(args: &[&str]) -> std::process::Output {
+    run_plugin_within(args, Duration::from_secs(120)).await
+}
+
+/// [`run_plugin`] bounded by `within` (a deploy that waits for real pods needs longer).
+pub async fn run_plugin_within(args: &[&str], within: Duration) -> std::process::Output {
     let run = tokio::process::Command::new(env!("CARGO_BIN_EXE_kubectl-kapture"))
         .args(args)
         .env_remove("KUBECONFIG")
@@ -477,8 +503,8 @@ pub async fn run_plugin(args: &[&str]) -> std::process::Output {
         .stdin(std::process::Stdio::null())
         .kill_on_drop(true)
         .output();
-    tokio::time::timeout(Duration::from_secs(120), run)
+    tokio::time::timeout(within, run)
         .await
-        .unwrap_or_else(|_| panic!("kubectl-kapture {args:?} did not finish within 120 s"))
+        .unwrap_or_else(|_| panic!("kubectl-kapture {args:?} did not finish within {within:?}"))
         .expect("running kubectl-kapture")
 }

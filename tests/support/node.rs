@@ -1,0 +1,221 @@
+//! The bench's node tier: a real single-node Kubernetes v1.20.2 (kubelet, containerd, kube-proxy,
+//! cluster DNS) started by `scripts/testbench/start.sh --only node`. Pods really run here, from
+//! images the bench built and imported (`scripts/testbench/images.sh`): nothing can be pulled.
+//!
+//! * Pods get addresses in 198.18.0.0/24 and reach each other and their Services; the test
+//!   process reaches pod addresses too (the node's bridge is on this machine), and the API
+//!   server's pod proxy, exec, logs and port-forward work.
+//! * Deleting a pod takes its grace period plus a few seconds (the kubelet reports it gone).
+//! * A missing image fails at once with `ErrImagePull` (every registry is a closed local port).
+//! * Kafka is noida-db, a Kafka-protocol reimplementation, run in the test's namespace by
+//!   [`deploy_noida`]; Apache Kafka cannot be obtained on this machine.
+use std::time::Duration;
+
+use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::core::v1::{Pod, Service};
+use kube::api::{ListParams, PostParams};
+use kube::{Api, Client};
+use serde_json::json;
+
+use super::{client_from_kubeconfig, env, wait_for};
+
+/// Bound for waits on real pods: image unpacking and probes take longer than the stand-in.
+pub const POD_WAIT: Duration = Duration::from_secs(120);
+
+/// Admin kubeconfig of the node's cluster (context `kapture-node`).
+pub fn kubeconfig_path() -> String {
+    env("NODE_KUBECONFIG")
+}
+
+/// Admin client of the node's cluster.
+pub async fn client() -> Client {
+    client_from_kubeconfig(&kubeconfig_path()).await
+}
+
+/// A fresh namespace on the node, returned once pods can be created in it: the node's API
+/// server admits a pod only after the token controller gave the namespace's `default`
+/// ServiceAccount its token ("No API token found for service account"). Controllers retry
+/// that by themselves; a test that creates a pod directly must wait.
+pub async fn namespace(client: &Client, prefix: &str) -> super::TestNamespace {
+    use k8s_openapi::api::core::v1::ServiceAccount;
+    let ns = super::TestNamespace::in_cluster(client, &kubeconfig_path(), prefix).await;
+    let accounts = Api::<ServiceAccount>::namespaced(client.clone(), &ns);
+    wait_for("the default ServiceAccount's token", POD_WAIT, || {
+        let accounts = accounts.clone();
+        async move {
+            match accounts
+                .get_opt("default")
+                .await
+                .map_err(|e| e.to_string())?
+            {
+                Some(sa) if sa.secrets.as_ref().is_some_and(|s| !s.is_empty()) => Ok(()),
+                Some(_) => Err("no token yet".to_string()),
+                None => Err("no ServiceAccount yet".to_string()),
+            }
+        }
+    })
+    .await;
+    ns
+}
+
+/// An image on the node, by its bench name: `WORKER`, `REDIS`, `POSTGRES` or `NOIDA`.
+pub fn image(name: &str) -> String {
+    env(&format!("IMAGE_{name}"))
+}
+
+/// The `--set-image` flags that make a deploy use the bench's images for everything it deploys.
+pub fn set_image_args() -> Vec<String> {
+    [
+        ("worker", "WORKER"),
+        ("redis", "REDIS"),
+        ("postgres", "POSTGRES"),
+    ]
+    .iter()
+    .flat_map(|(flag, bench)| {
+        [
+            "--set-image".to_string(),
+            format!("{flag}={}", image(bench)),
+        ]
+    })
+    .collect()
+}
+
+/// Runs noida-db (the Kafka protocol, single node) in `ns` as StatefulSet and Service `noida`,
+/// waits until it accepts connections, and returns its in-cluster bootstrap address.
+///
+/// noida-db advertises the address it binds, so it binds the pod IP (a pod elsewhere connects
+/// to what it advertises). The kubelet's port-forward connects to 127.0.0.1 inside the pod, so
+/// a second container forwards that port to the pod IP.
+pub async fn deploy_noida(client: &Client, ns: &str) -> String {
+    let image = image("NOIDA");
+    let locked_down = json!({
+        "runAsNonRoot": true, "runAsUser": 65532, "runAsGroup": 65532,
+        "readOnlyRootFilesystem": true, "allowPrivilegeEscalation": false,
+        "capabilities": { "drop": ["ALL"] }
+    });
+    let pod_ip =
+        json!([{ "name": "POD_IP", "valueFrom": { "fieldRef": { "fieldPath": "status.podIP" } } }]);
+    let sts: StatefulSet = serde_json::from_value(json!({
+        "apiVersion": "apps/v1", "kind": "StatefulSet",
+        "metadata": { "name": "noida" },
+        "spec": {
+            "serviceName": "noida", "replicas": 1,
+            "selector": { "matchLabels": { "app": "noida" } },
+            "template": {
+                "metadata": { "labels": { "app": "noida" } },
+                "spec": {
+                    "automountServiceAccountToken": false,
+                    "terminationGracePeriodSeconds": 2,
+                    "securityContext": { "fsGroup": 65532 },
+                    "containers": [
+                        {
+                            "name": "noida-db", "image": image, "imagePullPolicy": "Never",
+                            "args": ["start", "--data-dir", "/data", "--only", "kafka",
+                                     "--host", "$(POD_IP)", "--kafka-port", "9092"],
+                            "env": pod_ip,
+                            "ports": [{ "name": "kafka", "containerPort": 9092, "protocol": "TCP" }],
+                            "readinessProbe": { "tcpSocket": { "port": 9092 }, "periodSeconds": 1 },
+                            "securityContext": locked_down,
+                            "volumeMounts": [{ "name": "data", "mountPath": "/data" }]
+                        },
+                        {
+                            "name": "loopback", "image": image, "imagePullPolicy": "Never",
+                            "command": ["socat", "TCP-LISTEN:9092,bind=127.0.0.1,fork,reuseaddr",
+                                        "TCP:$(POD_IP):9092"],
+                            "env": pod_ip,
+                            "securityContext": locked_down
+                        }
+                    ],
+                    "volumes": [{ "name": "data", "emptyDir": {} }]
+                }
+            }
+        }
+    }))
+    .expect("noida statefulset");
+    let svc: Service = serde_json::from_value(json!({
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": { "name": "noida" },
+        "spec": {
+            "selector": { "app": "noida" },
+            "ports": [{ "name": "kafka", "port": 9092, "targetPort": 9092, "protocol": "TCP" }]
+        }
+    }))
+    .expect("noida service");
+    Api::<Service>::namespaced(client.clone(), ns)
+        .create(&PostParams::default(), &svc)
+        .await
+        .unwrap_or_else(|e| panic!("creating service {ns}/noida: {e}"));
+    Api::<StatefulSet>::namespaced(client.clone(), ns)
+        .create(&PostParams::default(), &sts)
+        .await
+        .unwrap_or_else(|e| panic!("creating statefulset {ns}/noida: {e}"));
+    wait_pods_ready(client, ns, "app=noida", 1).await;
+    format!("noida.{ns}.svc.cluster.local:9092")
+}
+
+/// Waits until `count` pods matching `selector` in `ns` are Ready; the failure names each
+/// pod's phase and waiting reasons.
+pub async fn wait_pods_ready(client: &Client, ns: &str, selector: &str, count: usize) -> Vec<Pod> {
+    let api = Api::<Pod>::namespaced(client.clone(), ns);
+    wait_for(
+        &format!("{count} ready pods {selector} in {ns}"),
+        POD_WAIT,
+        || {
+            let api = api.clone();
+            async move {
+                let pods = api
+                    .list(&ListParams::default().labels(selector))
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .items;
+                let ready: Vec<Pod> = pods.iter().filter(|p| is_ready(p)).cloned().collect();
+                if ready.len() >= count {
+                    Ok(ready)
+                } else {
+                    Err(pods.iter().map(describe).collect::<Vec<_>>().join("; "))
+                }
+            }
+        },
+    )
+    .await
+}
+
+pub fn is_ready(pod: &Pod) -> bool {
+    pod.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+}
+
+/// `name phase [container: reason]...`, for failure messages.
+pub fn describe(pod: &Pod) -> String {
+    let status = pod.status.clone().unwrap_or_default();
+    let reasons: Vec<String> = status
+        .container_statuses
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|c| {
+            let waiting = c.state.as_ref()?.waiting.as_ref()?;
+            Some(format!(
+                "{}: {} {}",
+                c.name,
+                waiting.reason.clone().unwrap_or_default(),
+                waiting.message.clone().unwrap_or_default()
+            ))
+        })
+        .collect();
+    format!(
+        "{} {} [{}]",
+        pod.metadata.name.clone().unwrap_or_default(),
+        status.phase.unwrap_or_default(),
+        reasons.join(", ")
+    )
+}
+
+/// The pod's IP (the test process reaches it directly: the node's bridge is on this machine).
+pub fn pod_ip(pod: &Pod) -> String {
+    pod.status
+        .as_ref()
+        .and_then(|s| s.pod_ip.clone())
+        .expect("a ready pod has an IP")
+}

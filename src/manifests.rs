@@ -1,15 +1,18 @@
 //! The embedded manifests and their rendering. Pure: no I/O beyond the embedded files.
 //!
-//! `manifests/NN-<part>.yaml` are minijinja templates, one file per part, rendered in file order.
-//! The part name (the file name without its number) becomes the
+//! `manifests/NN-<component>.yaml` are minijinja templates, one file per [`Component`], rendered
+//! in file order. The component's name (the file name without its number) becomes the
 //! `app.kubernetes.io/component` label; the renderer adds the Kapture labels and the namespace
 //! to every object, so templates cannot forget them.
 use anyhow::{bail, Context, Result};
-use clap::ValueEnum;
 use include_dir::{include_dir, Dir};
 use kube::core::DynamicObject;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+
+use crate::component::Component;
+use crate::images::{ImageName, ImageRef, Images, Overrides};
+use crate::kafka::bootstrap::Bootstrap;
 
 static MANIFESTS: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/manifests");
 
@@ -20,7 +23,12 @@ pub const LABEL_COMPONENT: &str = "app.kubernetes.io/component";
 pub const PART_OF: &str = "kapture";
 /// Selects everything Kapture manages in a namespace.
 pub const SELECTOR: &str = "app.kubernetes.io/part-of=kapture";
+/// The volume that holds a stateful component's data: an emptyDir with `--storage ephemeral`,
+/// a claim of the same name with `--storage persistent`.
+pub const DATA_VOLUME: &str = "data";
 pub const DEFAULT_WORKER_IMAGE: &str = concat!("kapture-worker:", env!("CARGO_PKG_VERSION"));
+/// Where Kapture is deployed unless told otherwise.
+pub const DEFAULT_NAMESPACE: &str = "kapture";
 
 /// Kafka in KRaft mode: the official image, configured through its KAFKA_* variables.
 pub const KAFKA_IMAGE: &str = "apache/kafka:4.1.1";
@@ -29,84 +37,59 @@ pub const KAFKA_ZOOKEEPER_MODE_IMAGE: &str = "apache/kafka:3.9.1";
 pub const ZOOKEEPER_IMAGE: &str = "zookeeper:3.9.4";
 pub const REDIS_IMAGE: &str = "redis:7.4";
 pub const POSTGRES_IMAGE: &str = "postgres:16";
+/// Where the workload finds Kapture's own Kafka: the brokers' client Service.
+pub const OWN_KAFKA_BOOTSTRAP: &str = "kapture-kafka:9092";
 
-pub const KAFKA_BROKER_STATEFULSET: &str = "kapture-kafka-broker";
-pub const KAFKA_CONTROLLER_STATEFULSET: &str = "kapture-kafka-controller";
-pub const ZOOKEEPER_STATEFULSET: &str = "kapture-zookeeper";
 /// A broker's node.id (broker.id) is this plus its pod ordinal; a controller's is its ordinal.
 pub const BROKER_ID_OFFSET: u32 = 100;
 
-/// What `--components` chooses among. Each covers one or more manifest parts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, ValueEnum, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Component {
-    Kafka,
-    Redis,
-    Postgres,
-    OrderService,
-    Router,
-    SinkPostgres,
-    SinkRedis,
-    Loadgen,
-}
-
-impl Component {
-    pub fn all_selectable() -> Vec<Component> {
-        Component::value_variants().to_vec()
-    }
-
-    /// The manifest parts (file names without number and extension) this component renders.
-    pub fn parts(self) -> &'static [&'static str] {
-        match self {
-            Component::Kafka => &[
-                "zookeeper",
-                "kafka-controller",
-                "kafka-broker",
-                "kafka-topics",
-            ],
-            Component::Redis => &["redis"],
-            Component::Postgres => &["postgres"],
-            Component::OrderService => &["order-service"],
-            Component::Router => &["router"],
-            Component::SinkPostgres => &["sink-postgres"],
-            Component::SinkRedis => &["sink-redis"],
-            Component::Loadgen => &["loadgen"],
+/// A parameter with a fixed set of values, each with the name templates (and the command
+/// line) know it by. Serialised as that name.
+macro_rules! named_values {
+    ($(#[$doc:meta])* $type:ident { $($value:ident => $name:literal,)* }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+        #[serde(into = "&'static str")]
+        pub enum $type {
+            $($value,)*
         }
-    }
+
+        impl $type {
+            pub const ALL: &'static [$type] = &[$($type::$value,)*];
+
+            pub const fn name(self) -> &'static str {
+                match self {
+                    $($type::$value => $name,)*
+                }
+            }
+        }
+
+        impl From<$type> for &'static str {
+            fn from(value: $type) -> &'static str {
+                value.name()
+            }
+        }
+    };
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum KafkaMode {
-    /// Kafka 4 with a KRaft controller quorum.
-    Kraft,
-    /// Kafka 3.x with a ZooKeeper ensemble.
-    Zookeeper,
+named_values! {
+    /// How Kafka keeps its metadata: KRaft (Kafka 4) or ZooKeeper (Kafka 3.x).
+    KafkaMode { Kraft => "kraft", Zookeeper => "zookeeper", }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Storage {
-    Ephemeral,
-    Persistent,
+named_values! {
+    /// emptyDir, or PersistentVolumeClaims.
+    Storage { Ephemeral => "ephemeral", Persistent => "persistent", }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
-pub enum PullPolicy {
-    #[value(name = "Always")]
-    Always,
-    #[value(name = "IfNotPresent")]
-    IfNotPresent,
-    #[value(name = "Never")]
-    Never,
+named_values! {
+    /// The image pull policy of Kapture's own image.
+    PullPolicy { Always => "Always", IfNotPresent => "IfNotPresent", Never => "Never", }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ResourcePreset {
-    Small,
-    Medium,
-    Large,
+named_values! {
+    /// Resource requests and limits, from a laptop cluster to a real one.
+    ResourcePreset { Small => "small", Medium => "medium", Large => "large", }
 }
 
 /// Everything a deployment is parameterised by.
@@ -123,6 +106,11 @@ pub struct RenderParams {
     pub storage_class: Option<String>,
     pub storage_size: String,
     pub worker_image: String,
+    /// `--registry` and `--set-image`.
+    #[serde(skip)]
+    pub images: Overrides,
+    /// A Kafka Kapture uses but does not deploy (`--kafka-bootstrap`).
+    pub kafka_bootstrap: Option<Bootstrap>,
     pub pull_policy: PullPolicy,
     pub resources: ResourcePreset,
     pub load_generators: u16,
@@ -132,10 +120,36 @@ pub struct RenderParams {
     pub postgres_password: String,
 }
 
-/// One object to apply, with the part it belongs to.
+/// The default deployment; `kubectl kapture deploy`'s flags default to these values.
+impl Default for RenderParams {
+    fn default() -> Self {
+        RenderParams {
+            namespace: DEFAULT_NAMESPACE.to_string(),
+            components: Component::ALL.to_vec(),
+            kafka_mode: KafkaMode::Kraft,
+            brokers: 3,
+            controllers: 3,
+            partitions: 6,
+            replication_factor: 3,
+            storage: Storage::Ephemeral,
+            storage_class: None,
+            storage_size: "10Gi".to_string(),
+            worker_image: DEFAULT_WORKER_IMAGE.to_string(),
+            images: Overrides::default(),
+            kafka_bootstrap: None,
+            pull_policy: PullPolicy::IfNotPresent,
+            resources: ResourcePreset::Small,
+            load_generators: 1,
+            rate: 100,
+            postgres_password: String::new(),
+        }
+    }
+}
+
+/// One object to apply, with the component it belongs to.
 #[derive(Debug, Clone)]
 pub struct Manifest {
-    pub part: String,
+    pub component: Component,
     pub object: DynamicObject,
 }
 
@@ -159,8 +173,8 @@ impl Manifest {
     }
 }
 
-/// All manifest parts in apply order, as (part, template text).
-pub fn templates() -> Vec<(String, &'static str)> {
+/// Every template in apply order, as (file name without number and extension, text).
+pub fn templates() -> Vec<(&'static str, &'static str)> {
     let mut files: Vec<_> = MANIFESTS
         .files()
         .filter(|f| f.path().extension().is_some_and(|e| e == "yaml"))
@@ -170,15 +184,22 @@ pub fn templates() -> Vec<(String, &'static str)> {
         .into_iter()
         .filter_map(|f| {
             let stem = f.path().file_stem()?.to_str()?;
-            let part = stem.split_once('-').map_or(stem, |(_, rest)| rest);
-            Some((part.to_string(), f.contents_utf8()?))
+            let name = stem.split_once('-').map_or(stem, |(_, rest)| rest);
+            Some((name, f.contents_utf8()?))
         })
         .collect()
 }
 
 /// Checks flag combinations that clap cannot see.
 pub fn validate(params: &RenderParams) -> Result<(), String> {
-    if params.components.contains(&Component::Kafka) && params.replication_factor > params.brokers {
+    let own_brokers = params.components.contains(&Component::KafkaBroker);
+    if own_brokers && params.kafka_bootstrap.is_some() {
+        return Err(
+            "--kafka-bootstrap replaces Kapture's Kafka: leave kafka out of --components"
+                .to_string(),
+        );
+    }
+    if own_brokers && params.replication_factor > params.brokers {
         return Err(format!(
             "--replication-factor {} is larger than --brokers {}: every replica needs its own broker",
             params.replication_factor, params.brokers
@@ -193,35 +214,28 @@ pub fn validate(params: &RenderParams) -> Result<(), String> {
 /// Renders the selected components into labelled objects, in apply order.
 pub fn render(params: &RenderParams) -> Result<Vec<Manifest>> {
     validate(params).map_err(crate::error::KaptureError::InvalidInput)?;
-    let wanted: Vec<&str> = params
-        .components
-        .iter()
-        .flat_map(|c| c.parts())
-        .copied()
-        .collect();
     let context = template_context(params);
     let env = minijinja_env();
     let mut out = Vec::new();
-    for (part, text) in templates() {
-        if !wanted.contains(&part.as_str()) {
+    for (name, text) in templates() {
+        let component = Component::from_name(name)
+            .with_context(|| format!("template {name} names no component"))?;
+        if !params.components.contains(&component) {
             continue;
         }
         let rendered = env
             .render_str(text, &context)
-            .with_context(|| format!("rendering manifest {part}"))?;
+            .with_context(|| format!("rendering manifest {name}"))?;
         for doc in serde_yaml::Deserializer::from_str(&rendered) {
             let value =
-                Value::deserialize(doc).with_context(|| format!("parsing manifest {part}"))?;
-            // A part that does not apply (e.g. zookeeper in KRaft mode) renders to nothing.
+                Value::deserialize(doc).with_context(|| format!("parsing manifest {name}"))?;
+            // A component that does not apply (e.g. zookeeper in KRaft mode) renders to nothing.
             if value.is_null() {
                 continue;
             }
-            let object = labelled(value, &part, &params.namespace)
-                .with_context(|| format!("in manifest {part}"))?;
-            out.push(Manifest {
-                part: part.clone(),
-                object,
-            });
+            let object = labelled(value, component, &params.namespace)
+                .with_context(|| format!("in manifest {name}"))?;
+            out.push(Manifest { component, object });
         }
     }
     Ok(out)
@@ -238,7 +252,17 @@ fn minijinja_env() -> minijinja::Environment<'static> {
         serde_json::to_string(&value).expect("a string serialises")
     });
     env.add_filter("b64", |value: String| base64_standard(value.as_bytes()));
+    env.add_filter("short_hash", |value: String| short_hash(&value));
     env
+}
+
+/// Eight hex digits that change with `text` (FNV-1a): lets an immutable object's name follow
+/// a value it depends on, such as an image.
+fn short_hash(text: &str) -> String {
+    let hash = text.bytes().fold(0x811c_9dc5_u32, |hash, byte| {
+        (hash ^ u32::from(byte)).wrapping_mul(0x0100_0193)
+    });
+    format!("{hash:08x}")
 }
 
 /// Values the templates see: the parameters plus what is derived from them.
@@ -247,16 +271,33 @@ fn template_context(params: &RenderParams) -> Value {
     ctx["postgres_password"] = json!(params.postgres_password);
     ctx["kafka"] = serde_json::to_value(KafkaSettings::derive(params)).expect("settings serialise");
     ctx["res"] = resources_context(params.resources);
-    ctx["images"] = json!({
-        "kafka": match params.kafka_mode {
-            KafkaMode::Kraft => KAFKA_IMAGE,
-            KafkaMode::Zookeeper => KAFKA_ZOOKEEPER_MODE_IMAGE,
-        },
-        "zookeeper": ZOOKEEPER_IMAGE,
-        "redis": REDIS_IMAGE,
-        "postgres": POSTGRES_IMAGE,
-    });
+    ctx["images"] = serde_json::to_value(images(params)).expect("images serialise");
     ctx
+}
+
+/// The image of every name: the defaults (the worker's from `--image`), moved by
+/// `--registry`, replaced by `--set-image`.
+pub fn images(params: &RenderParams) -> Images {
+    let kafka = match params.kafka_mode {
+        KafkaMode::Kraft => KAFKA_IMAGE,
+        KafkaMode::Zookeeper => KAFKA_ZOOKEEPER_MODE_IMAGE,
+    };
+    let defaults = [
+        (ImageName::Kafka, kafka),
+        (ImageName::Zookeeper, ZOOKEEPER_IMAGE),
+        (ImageName::Redis, REDIS_IMAGE),
+        (ImageName::Postgres, POSTGRES_IMAGE),
+        (ImageName::Worker, params.worker_image.as_str()),
+    ]
+    .into_iter()
+    .map(|(name, image)| {
+        let image: ImageRef = image
+            .parse()
+            .expect("default images and --image are checked");
+        (name, image)
+    })
+    .collect();
+    Images::resolve(&defaults, &params.images)
 }
 
 /// Kafka settings derived from the parameters, as the templates use them.
@@ -270,6 +311,8 @@ struct KafkaSettings {
     /// `ZOO_SERVERS` of the zookeeper image: `server.<ordinal+1>=<pod dns>:2888:3888;2181`.
     zookeeper_servers: String,
     zookeeper_connect: String,
+    /// What the workload and the topic Job connect to: Kapture's brokers, or `--kafka-bootstrap`.
+    bootstrap: String,
     /// Replication of `__consumer_offsets` and `__transaction_state`.
     internal_rf: u16,
     internal_min_isr: u16,
@@ -283,21 +326,17 @@ struct KafkaSettings {
 impl KafkaSettings {
     fn derive(params: &RenderParams) -> Self {
         let ns = &params.namespace;
+        let controllers = Component::KafkaController.object_name();
+        let zookeeper = Component::Zookeeper.object_name();
         let pod_dns = |set: &str, ordinal: u16| {
             format!("{set}-{ordinal}.{set}-headless.{ns}.svc.cluster.local")
         };
         let quorum_voters = (0..params.controllers)
-            .map(|i| format!("{i}@{}:9093", pod_dns(KAFKA_CONTROLLER_STATEFULSET, i)))
+            .map(|i| format!("{i}@{}:9093", pod_dns(&controllers, i)))
             .collect::<Vec<_>>()
             .join(",");
         let zookeeper_servers = (0..params.controllers)
-            .map(|i| {
-                format!(
-                    "server.{}={}:2888:3888;2181",
-                    i + 1,
-                    pod_dns(ZOOKEEPER_STATEFULSET, i)
-                )
-            })
+            .map(|i| format!("server.{}={}:2888:3888;2181", i + 1, pod_dns(&zookeeper, i)))
             .collect::<Vec<_>>()
             .join(" ");
         let internal_rf = params.brokers.clamp(1, 3);
@@ -309,6 +348,10 @@ impl KafkaSettings {
             quorum_voters,
             zookeeper_servers,
             zookeeper_connect: "kapture-zookeeper:2181".to_string(),
+            bootstrap: params
+                .kafka_bootstrap
+                .as_ref()
+                .map_or_else(|| OWN_KAFKA_BOOTSTRAP.to_string(), Bootstrap::to_string),
             internal_rf,
             internal_min_isr: min_isr(internal_rf),
             broker_min_insync: topic_min_insync.min(min_isr(internal_rf)),
@@ -380,7 +423,7 @@ struct Resources {
     heap_mb: Option<u32>,
 }
 
-/// How a part is sized.
+/// How a component is sized.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Sizing {
     Broker,
@@ -393,20 +436,25 @@ enum Sizing {
     TopicsJob,
 }
 
-/// Every manifest part and its sizing, keyed as the templates see it (`res.<part>`, with `_`).
-const PART_SIZING: [(&str, Sizing); 11] = [
-    ("zookeeper", Sizing::Quorum),
-    ("kafka_controller", Sizing::Quorum),
-    ("kafka_broker", Sizing::Broker),
-    ("kafka_topics", Sizing::TopicsJob),
-    ("redis", Sizing::Redis),
-    ("postgres", Sizing::Postgres),
-    ("order_service", Sizing::Worker),
-    ("router", Sizing::Worker),
-    ("sink_postgres", Sizing::Worker),
-    ("sink_redis", Sizing::Worker),
-    ("loadgen", Sizing::Worker),
-];
+fn sizing(component: Component) -> Sizing {
+    match component {
+        Component::Zookeeper | Component::KafkaController => Sizing::Quorum,
+        Component::KafkaBroker => Sizing::Broker,
+        Component::KafkaTopics => Sizing::TopicsJob,
+        Component::Redis => Sizing::Redis,
+        Component::Postgres => Sizing::Postgres,
+        Component::OrderService
+        | Component::Router
+        | Component::SinkPostgres
+        | Component::SinkRedis
+        | Component::Loadgen => Sizing::Worker,
+    }
+}
+
+/// A component's key in the templates' `res` map: its name with `_` (`res.kafka_broker`).
+fn resources_key(component: Component) -> String {
+    component.name().replace('-', "_")
+}
 
 fn resources(sizing: Sizing, preset: ResourcePreset) -> Resources {
     use ResourcePreset::{Large, Medium, Small};
@@ -426,7 +474,7 @@ fn resources(sizing: Sizing, preset: ResourcePreset) -> Resources {
         (Sizing::Worker, Small) => ("50m", "64Mi", "500m", "256Mi", None),
         (Sizing::Worker, Medium) => ("200m", "128Mi", "1", "512Mi", None),
         (Sizing::Worker, Large) => ("500m", "256Mi", "2", "1Gi", None),
-        (Sizing::TopicsJob, _) => ("100m", "384Mi", "500m", "384Mi", Some(192)),
+        (Sizing::TopicsJob, _) => ("50m", "64Mi", "500m", "128Mi", None),
     };
     Resources {
         cpu_request,
@@ -437,27 +485,27 @@ fn resources(sizing: Sizing, preset: ResourcePreset) -> Resources {
     }
 }
 
-/// `res.<part>.{cpu_request,memory_request,cpu_limit,memory_limit,heap_mb}` for a preset.
+/// `res.<component>.{cpu_request,memory_request,cpu_limit,memory_limit,heap_mb}` for a preset.
 fn resources_context(preset: ResourcePreset) -> Value {
-    PART_SIZING
-        .iter()
-        .map(|(part, sizing)| {
-            let value =
-                serde_json::to_value(resources(*sizing, preset)).expect("resources serialise");
-            (part.to_string(), value)
+    Component::ALL
+        .into_iter()
+        .map(|component| {
+            let value = serde_json::to_value(resources(sizing(component), preset))
+                .expect("resources serialise");
+            (resources_key(component), value)
         })
         .collect::<serde_json::Map<_, _>>()
         .into()
 }
 
-fn labelled(mut value: Value, part: &str, namespace: &str) -> Result<DynamicObject> {
+fn labelled(mut value: Value, component: Component, namespace: &str) -> Result<DynamicObject> {
     if value.get("kind").and_then(Value::as_str).is_none() {
         bail!("object without kind");
     }
     let labels = json!({
         LABEL_PART_OF: PART_OF,
         LABEL_MANAGED_BY: FIELD_MANAGER,
-        LABEL_COMPONENT: part,
+        LABEL_COMPONENT: component.name(),
     });
     merge_labels(&mut value["metadata"], &labels);
     value["metadata"]["namespace"] = json!(namespace);
@@ -480,6 +528,24 @@ fn merge_labels(metadata: &mut Value, labels: &Value) {
         }
         None => metadata["labels"] = labels.clone(),
     }
+}
+
+/// Every (apiVersion, kind) any deployment may create, in apply order: the default deployment
+/// in each Kafka mode (the other parameters change how many objects there are, not their kinds).
+pub fn every_kind() -> Result<Vec<(String, String)>> {
+    let mut kinds = Vec::new();
+    for kafka_mode in [KafkaMode::Kraft, KafkaMode::Zookeeper] {
+        let params = RenderParams {
+            kafka_mode,
+            ..RenderParams::default()
+        };
+        for kind in kinds_in_apply_order(&render(&params)?) {
+            if !kinds.contains(&kind) {
+                kinds.push(kind);
+            }
+        }
+    }
+    Ok(kinds)
 }
 
 /// Distinct (apiVersion, kind) pairs in first-appearance order: the order kinds are applied in.
@@ -505,28 +571,19 @@ mod tests {
     use serde::de::DeserializeOwned;
 
     use super::*;
-    use crate::workload::env;
+    use crate::contract::env;
 
     const PASSWORD: &str = "Pa55-w0rd\"quoted\": #not-a-comment";
 
     fn base() -> RenderParams {
         RenderParams {
             namespace: "kapture-test".into(),
-            components: Component::all_selectable(),
-            kafka_mode: KafkaMode::Kraft,
-            brokers: 3,
-            controllers: 3,
-            partitions: 6,
-            replication_factor: 3,
-            storage: Storage::Ephemeral,
-            storage_class: None,
-            storage_size: "10Gi".into(),
             worker_image: "registry.example/kapture-worker:1.2.3".into(),
             pull_policy: PullPolicy::Always,
-            resources: ResourcePreset::Small,
             load_generators: 2,
             rate: 250,
             postgres_password: PASSWORD.into(),
+            ..RenderParams::default()
         }
     }
 
@@ -540,7 +597,7 @@ mod tests {
                     (Storage::Persistent, None),
                     (Storage::Persistent, Some("fast-ssd".to_string())),
                 ] {
-                    for preset in ResourcePreset::value_variants() {
+                    for preset in ResourcePreset::ALL {
                         for (brokers, rf) in [(1, 1), (3, 3), (5, 2)] {
                             out.push(RenderParams {
                                 kafka_mode: mode,
@@ -560,17 +617,41 @@ mod tests {
         out
     }
 
+    /// Every choice `--components` can make: Kafka's parts go together, the rest one by one.
     fn all_subsets() -> Vec<Vec<Component>> {
-        let all = Component::all_selectable();
-        (0..1u32 << all.len())
+        let kafka: Vec<Component> = Component::ALL
+            .into_iter()
+            .filter(|c| c.is_kafka())
+            .collect();
+        let groups: Vec<Vec<Component>> = std::iter::once(kafka)
+            .chain(
+                Component::ALL
+                    .into_iter()
+                    .filter(|c| !c.is_kafka())
+                    .map(|c| vec![c]),
+            )
+            .collect();
+        (0..1u32 << groups.len())
             .map(|mask| {
-                all.iter()
+                groups
+                    .iter()
                     .enumerate()
                     .filter(|(i, _)| mask & (1 << i) != 0)
-                    .map(|(_, c)| *c)
+                    .flat_map(|(_, g)| g.iter().copied())
                     .collect()
             })
             .collect()
+    }
+
+    /// The default objects in KRaft and in ZooKeeper mode.
+    fn each_mode() -> [(KafkaMode, Vec<Manifest>); 2] {
+        [KafkaMode::Kraft, KafkaMode::Zookeeper].map(|mode| {
+            let params = RenderParams {
+                kafka_mode: mode,
+                ..base()
+            };
+            (mode, render(&params).expect("renders"))
+        })
     }
 
     fn json(m: &Manifest) -> Value {
@@ -627,7 +708,7 @@ mod tests {
         let expected = [
             (LABEL_PART_OF, PART_OF),
             (LABEL_MANAGED_BY, FIELD_MANAGER),
-            (LABEL_COMPONENT, m.part.as_str()),
+            (LABEL_COMPONENT, m.component.name()),
         ];
         let labels = m.object.metadata.labels.clone().unwrap_or_default();
         for (k, val) in expected {
@@ -769,14 +850,14 @@ mod tests {
                     ("policy/v1", "PodDisruptionBudget") => {
                         typed_roundtrip::<PodDisruptionBudget>(&m)
                     }
-                    (api, kind) => panic!("unexpected {api} {kind} in part {}", m.part),
+                    (api, kind) => panic!("unexpected {api} {kind} in {}", m.component),
                 }
             }
         }
     }
 
     #[test]
-    fn every_component_subset_renders_exactly_its_parts() {
+    fn every_component_subset_renders_exactly_its_components() {
         for mode in [KafkaMode::Kraft, KafkaMode::Zookeeper] {
             for components in all_subsets() {
                 let params = RenderParams {
@@ -785,15 +866,16 @@ mod tests {
                     ..base()
                 };
                 let ms = render(&params).unwrap_or_else(|e| panic!("{components:?}: {e:#}"));
-                let wanted: BTreeSet<&str> =
-                    components.iter().flat_map(|c| c.parts()).copied().collect();
-                let got: BTreeSet<&str> = ms.iter().map(|m| m.part.as_str()).collect();
+                let got: BTreeSet<Component> = ms.iter().map(|m| m.component).collect();
                 let absent = match mode {
-                    KafkaMode::Kraft => "zookeeper",
-                    KafkaMode::Zookeeper => "kafka-controller",
+                    KafkaMode::Kraft => Component::Zookeeper,
+                    KafkaMode::Zookeeper => Component::KafkaController,
                 };
-                let expected: BTreeSet<&str> =
-                    wanted.iter().copied().filter(|p| *p != absent).collect();
+                let expected: BTreeSet<Component> = components
+                    .iter()
+                    .copied()
+                    .filter(|c| *c != absent)
+                    .collect();
                 // Each template sees only the parameters, so check_object over the matrix covers
                 // the objects themselves.
                 assert_eq!(got, expected, "{mode:?} {components:?}");
@@ -802,42 +884,76 @@ mod tests {
     }
 
     #[test]
-    fn every_part_has_a_template_and_every_template_a_part() {
-        let parts: BTreeSet<String> = templates().into_iter().map(|(p, _)| p).collect();
-        let known: BTreeSet<String> = Component::all_selectable()
-            .iter()
-            .flat_map(|c| c.parts())
-            .map(|p| p.to_string())
-            .collect();
-        assert_eq!(parts, known);
+    fn every_component_has_its_template_in_apply_order() {
+        let names: Vec<&str> = templates().into_iter().map(|(name, _)| name).collect();
+        let components: Vec<&str> = Component::ALL.iter().map(|c| c.name()).collect();
+        assert_eq!(names, components);
+    }
+
+    /// What `Component` says a component is, the templates render: its workload under its
+    /// name, and for a worker role `kapture-worker <name>` serving metrics.
+    #[test]
+    fn every_component_renders_the_workload_it_declares() {
+        for (_, ms) in each_mode() {
+            for component in ms.iter().map(|m| m.component) {
+                let kind = component.workload().kind();
+                let workload = workloads(&ms)
+                    .find(|m| m.component == component)
+                    .unwrap_or_else(|| panic!("{component} renders no workload"));
+                assert_eq!(workload.kind(), kind, "{component}");
+                assert!(
+                    workload.name().starts_with(&component.object_name()),
+                    "{component}: {}",
+                    workload.name()
+                );
+                if kind != "Job" {
+                    assert_eq!(workload.name(), component.object_name());
+                }
+                let container = &json(workload)["spec"]["template"]["spec"]["containers"][0];
+                assert_eq!(
+                    container["args"] == json!([component.name()]),
+                    component.is_worker_role(),
+                    "{component}: {}",
+                    container["args"]
+                );
+            }
+        }
     }
 
     #[test]
     fn zookeeper_mode_has_no_controllers_and_kraft_no_zookeeper() {
         let kraft = render(&base()).expect("renders");
-        assert!(kraft.iter().all(|m| m.part != "zookeeper"));
+        assert!(kraft.iter().all(|m| m.component != Component::Zookeeper));
+        let set = |c: Component| c.object_name();
         assert_eq!(
-            find(&kraft, "StatefulSet", KAFKA_CONTROLLER_STATEFULSET).part,
-            "kafka-controller"
+            find(&kraft, "StatefulSet", &set(Component::KafkaController)).component,
+            Component::KafkaController
         );
         let zk = render(&RenderParams {
             kafka_mode: KafkaMode::Zookeeper,
             ..base()
         })
         .expect("renders");
-        assert!(zk.iter().all(|m| m.part != "kafka-controller"));
+        assert!(zk.iter().all(|m| m.component != Component::KafkaController));
         assert_eq!(
-            find(&zk, "StatefulSet", ZOOKEEPER_STATEFULSET).part,
-            "zookeeper"
+            find(&zk, "StatefulSet", &set(Component::Zookeeper)).component,
+            Component::Zookeeper
         );
         let image = |ms: &[Manifest]| {
-            json(find(ms, "StatefulSet", KAFKA_BROKER_STATEFULSET))["spec"]["template"]["spec"]
-                ["containers"][0]["image"]
+            json(find(
+                ms,
+                "StatefulSet",
+                &Component::KafkaBroker.object_name(),
+            ))["spec"]["template"]["spec"]["containers"][0]["image"]
                 .clone()
         };
         assert_eq!(image(&kraft), json!(KAFKA_IMAGE));
         assert_eq!(image(&zk), json!(KAFKA_ZOOKEEPER_MODE_IMAGE));
-        let broker = json(find(&zk, "StatefulSet", KAFKA_BROKER_STATEFULSET));
+        let broker = json(find(
+            &zk,
+            "StatefulSet",
+            &Component::KafkaBroker.object_name(),
+        ));
         let script = broker["spec"]["template"]["spec"]["containers"][0]["args"][0]
             .as_str()
             .expect("script");
@@ -860,12 +976,14 @@ mod tests {
             };
             let ms = render(&params).expect("renders");
             let replicas = |kind, name| json(find(&ms, kind, name))["spec"]["replicas"].clone();
-            assert_eq!(replicas("StatefulSet", KAFKA_BROKER_STATEFULSET), json!(7));
+            let brokers = Component::KafkaBroker.object_name();
+            assert_eq!(replicas("StatefulSet", &brokers), json!(7));
             let quorum = match mode {
-                KafkaMode::Kraft => KAFKA_CONTROLLER_STATEFULSET,
-                KafkaMode::Zookeeper => ZOOKEEPER_STATEFULSET,
-            };
-            assert_eq!(replicas("StatefulSet", quorum), json!(3));
+                KafkaMode::Kraft => Component::KafkaController,
+                KafkaMode::Zookeeper => Component::Zookeeper,
+            }
+            .object_name();
+            assert_eq!(replicas("StatefulSet", &quorum), json!(3));
             assert_eq!(replicas("Deployment", "kapture-loadgen"), json!(11));
             assert_eq!(replicas("Deployment", "kapture-order-service"), json!(2));
             for single in [
@@ -1023,12 +1141,7 @@ mod tests {
 
     #[test]
     fn every_service_and_budget_selects_rendered_pods() {
-        for mode in [KafkaMode::Kraft, KafkaMode::Zookeeper] {
-            let ms = render(&RenderParams {
-                kafka_mode: mode,
-                ..base()
-            })
-            .expect("renders");
+        for (_, ms) in each_mode() {
             let pods: Vec<BTreeMap<String, String>> = workloads(&ms)
                 .map(|m| labels_of(&json(m)["spec"]["template"]["metadata"]["labels"]))
                 .collect();
@@ -1060,24 +1173,20 @@ mod tests {
 
     #[test]
     fn kafka_budgets_and_headless_services() {
-        for mode in [KafkaMode::Kraft, KafkaMode::Zookeeper] {
-            let ms = render(&RenderParams {
-                kafka_mode: mode,
-                ..base()
-            })
-            .expect("renders");
+        for (mode, ms) in each_mode() {
             let quorum = match mode {
-                KafkaMode::Kraft => KAFKA_CONTROLLER_STATEFULSET,
-                KafkaMode::Zookeeper => ZOOKEEPER_STATEFULSET,
-            };
-            for set in [KAFKA_BROKER_STATEFULSET, quorum] {
-                let pdb = find(&ms, "PodDisruptionBudget", set);
+                KafkaMode::Kraft => Component::KafkaController,
+                KafkaMode::Zookeeper => Component::Zookeeper,
+            }
+            .object_name();
+            for set in [Component::KafkaBroker.object_name(), quorum] {
+                let pdb = find(&ms, "PodDisruptionBudget", &set);
                 assert_eq!(pdb.api_version(), "policy/v1");
                 assert_eq!(json(pdb)["spec"]["maxUnavailable"], json!(1));
                 let headless = json(find(&ms, "Service", &format!("{set}-headless")));
                 assert_eq!(headless["spec"]["clusterIP"], json!("None"));
                 assert_eq!(headless["spec"]["publishNotReadyAddresses"], json!(true));
-                let sts = json(find(&ms, "StatefulSet", set));
+                let sts = json(find(&ms, "StatefulSet", &set));
                 assert_eq!(sts["spec"]["serviceName"], json!(format!("{set}-headless")));
                 let anti = &sts["spec"]["template"]["spec"]["affinity"]["podAntiAffinity"];
                 let term =
@@ -1102,7 +1211,11 @@ mod tests {
                 .expect("script")
                 .to_string()
         };
-        let broker = script(KAFKA_BROKER_STATEFULSET);
+        let (brokers, controllers) = (
+            Component::KafkaBroker.object_name(),
+            Component::KafkaController.object_name(),
+        );
+        let broker = script(&brokers);
         assert!(
             broker.contains("KAFKA_NODE_ID=$$((100 + ${HOSTNAME##*-}))"),
             "{broker}"
@@ -1112,7 +1225,7 @@ mod tests {
             "{broker}"
         );
         assert!(broker.contains("exec /etc/kafka/docker/run"), "{broker}");
-        let controller = script(KAFKA_CONTROLLER_STATEFULSET);
+        let controller = script(&controllers);
         assert!(
             controller.contains("KAFKA_NODE_ID=${HOSTNAME##*-}"),
             "{controller}"
@@ -1130,10 +1243,7 @@ mod tests {
                 })
                 .collect()
         };
-        let (b, c) = (
-            env(KAFKA_BROKER_STATEFULSET),
-            env(KAFKA_CONTROLLER_STATEFULSET),
-        );
+        let (b, c) = (env(&brokers), env(&controllers));
         assert_eq!(b["KAFKA_PROCESS_ROLES"], "broker");
         assert_eq!(c["KAFKA_PROCESS_ROLES"], "controller");
         assert!(
@@ -1230,6 +1340,18 @@ mod tests {
     }
 
     #[test]
+    fn every_kind_holds_the_kinds_of_any_deployment() {
+        let every = every_kind().expect("renders");
+        for params in matrix() {
+            for kind in kinds_in_apply_order(&render(&params).expect("renders")) {
+                assert!(every.contains(&kind), "{kind:?} missing from {every:?}");
+            }
+        }
+        let kraft = kinds_in_apply_order(&render(&RenderParams::default()).expect("renders"));
+        assert!(every.starts_with(&kraft), "apply order: {every:?}");
+    }
+
+    #[test]
     fn base64url_encodes_known_vectors() {
         assert_eq!(base64url(b""), "");
         assert_eq!(base64url(b"f"), "Zg");
@@ -1245,25 +1367,13 @@ mod tests {
     }
 
     #[test]
-    fn resources_cover_every_part_with_sane_values() {
-        let parts: BTreeSet<String> = Component::all_selectable()
-            .iter()
-            .flat_map(|c| c.parts())
-            .map(|p| p.replace('-', "_"))
-            .collect();
-        let sized: BTreeSet<String> = PART_SIZING.iter().map(|(p, _)| p.to_string()).collect();
-        assert_eq!(parts, sized);
-        let jvm = [
-            "zookeeper",
-            "kafka_controller",
-            "kafka_broker",
-            "kafka_topics",
-        ];
-        for preset in ResourcePreset::value_variants() {
+    fn resources_cover_every_component_with_sane_values() {
+        for preset in ResourcePreset::ALL {
             let ctx = resources_context(*preset);
-            for (part, sizing) in PART_SIZING {
-                let r = resources(sizing, *preset);
-                assert_eq!(ctx[part]["memory_limit"], json!(r.memory_limit));
+            for component in Component::ALL {
+                let part = resources_key(component);
+                let r = resources(sizing(component), *preset);
+                assert_eq!(ctx[&part]["memory_limit"], json!(r.memory_limit));
                 assert!(
                     quantity(r.cpu_request) <= quantity(r.cpu_limit),
                     "{part} {preset:?}"
@@ -1272,7 +1382,9 @@ mod tests {
                     quantity(r.memory_request) <= quantity(r.memory_limit),
                     "{part} {preset:?}"
                 );
-                assert_eq!(r.heap_mb.is_some(), jvm.contains(&part), "{part}");
+                // Kafka and ZooKeeper are the JVMs; the topic Job is Kapture's own binary.
+                let jvm = component.is_kafka() && component != Component::KafkaTopics;
+                assert_eq!(r.heap_mb.is_some(), jvm, "{part}");
                 if let Some(heap) = r.heap_mb {
                     let heap_bytes = u64::from(heap) << 20;
                     assert!(
@@ -1316,8 +1428,12 @@ mod tests {
                 .map(|m| json(&m))
                 .expect("job")
         };
+        let image_hash = short_hash("registry.example/kapture-worker:1.2.3");
         let a = job(&base());
-        assert_eq!(a["metadata"]["name"], json!("kapture-kafka-topics-p6-r3"));
+        assert_eq!(
+            a["metadata"]["name"],
+            json!(format!("kapture-kafka-topics-p6-r3-{image_hash}"))
+        );
         for other in [
             RenderParams {
                 resources: ResourcePreset::Large,
@@ -1337,17 +1453,35 @@ mod tests {
             replication_factor: 2,
             ..base()
         });
-        assert_eq!(b["metadata"]["name"], json!("kapture-kafka-topics-p24-r2"));
-        let script = b["spec"]["template"]["spec"]["containers"][0]["args"][0]
-            .as_str()
-            .expect("script");
-        for needle in [
-            "--create --if-not-exists --topic transactions",
-            "--partitions 24 --replication-factor 2",
-            "min.insync.replicas=1",
-        ] {
-            assert!(script.contains(needle), "{needle} missing in {script}");
-        }
+        assert_eq!(
+            b["metadata"]["name"],
+            json!(format!("kapture-kafka-topics-p24-r2-{image_hash}"))
+        );
+        let container = &b["spec"]["template"]["spec"]["containers"][0];
+        assert_eq!(
+            container["image"],
+            json!("registry.example/kapture-worker:1.2.3")
+        );
+        assert_eq!(
+            container["args"],
+            json!(["create-topics", "--config", "min.insync.replicas=1"])
+        );
+        let env = |name: &str| {
+            container["env"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|e| e["name"] == name)
+                .map(|e| e["value"].clone())
+        };
+        assert_eq!(env(env::PARTITIONS), Some(json!("24")));
+        assert_eq!(env(env::REPLICATION_FACTOR), Some(json!("2")));
+        // Another image is another pod template: a Job of another name, not a rejected update.
+        let c = job(&RenderParams {
+            worker_image: "registry.example/kapture-worker:1.2.4".into(),
+            ..base()
+        });
+        assert_ne!(c["metadata"]["name"], a["metadata"]["name"]);
         assert!(b["spec"]["ttlSecondsAfterFinished"].is_null());
     }
 
@@ -1381,14 +1515,8 @@ mod tests {
             env::ACK_REDIS,
         ]
         .into();
-        let roles = [
-            "order-service",
-            "router",
-            "sink-postgres",
-            "sink-redis",
-            "loadgen",
-        ];
-        for role in roles {
+        let roles = Component::ALL.into_iter().filter(|c| c.is_worker_role());
+        for role in roles.map(Component::name) {
             let d = json(find(&ms, "Deployment", &format!("kapture-{role}")));
             let pod = &d["spec"]["template"];
             for (k, v) in [
@@ -1640,6 +1768,86 @@ mod tests {
             let parsed: BTreeMap<String, Value> = serde_yaml::from_str(&rendered).expect("parses");
             assert_eq!(parsed["value"], json!(s), "{rendered}");
         }
+    }
+
+    /// The value of environment variable `name` in every container of the workload manifests.
+    fn env_values<'a>(values: &'a [Value], name: &str) -> Vec<&'a Value> {
+        values
+            .iter()
+            .flat_map(|v| containers(v))
+            .flat_map(|c| c["env"].as_array().into_iter().flatten())
+            .filter(|e| e["name"] == json!(name))
+            .map(|e| &e["value"])
+            .collect()
+    }
+
+    #[test]
+    fn an_external_kafka_is_used_everywhere_and_none_is_deployed() {
+        let params = RenderParams {
+            components: Component::ALL
+                .into_iter()
+                .filter(|c| !c.is_kafka() || *c == Component::KafkaTopics)
+                .collect(),
+            kafka_bootstrap: Some("my-kafka-bootstrap.kafka.svc:9092".parse().unwrap()),
+            replication_factor: 5,
+            ..base()
+        };
+        let ms = render(&params).expect("renders");
+        assert!(ms.iter().all(|m| !matches!(
+            m.component,
+            Component::KafkaBroker | Component::KafkaController | Component::Zookeeper
+        )));
+        let values: Vec<Value> = workloads(&ms).map(json).collect();
+        let bootstraps = env_values(&values, env::KAFKA_BOOTSTRAP);
+        assert_eq!(bootstraps.len(), 6, "every worker role and the topic Job");
+        assert!(bootstraps
+            .iter()
+            .all(|v| *v == &json!("my-kafka-bootstrap.kafka.svc:9092")));
+        let topics = ms
+            .iter()
+            .find(|m| m.component == Component::KafkaTopics)
+            .expect("the topics still have to exist");
+        assert!(serde_json::to_string(&json(topics))
+            .unwrap()
+            .contains("my-kafka-bootstrap.kafka.svc:9092"));
+        let own = RenderParams {
+            kafka_bootstrap: params.kafka_bootstrap.clone(),
+            ..base()
+        };
+        assert!(validate(&own).unwrap_err().contains("leave kafka out"));
+    }
+
+    #[test]
+    fn registry_and_set_image_reach_every_container() {
+        let set = |name: ImageName, image: &str| (name, image.parse::<ImageRef>().unwrap());
+        let params = RenderParams {
+            images: Overrides {
+                registry: Some("mirror.example.com/hub".into()),
+                set: [set(ImageName::Redis, "localhost/bench/redis:7-bookworm")].into(),
+            },
+            ..base()
+        };
+        let ms = render(&params).expect("renders");
+        let images: BTreeSet<String> = workloads(&ms)
+            .flat_map(|m| {
+                containers(&json(m))
+                    .into_iter()
+                    .map(|c| c["image"].as_str().unwrap().to_string())
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        assert_eq!(
+            images,
+            BTreeSet::from(
+                [
+                    "mirror.example.com/hub/apache/kafka:4.1.1",
+                    "mirror.example.com/hub/library/postgres:16",
+                    "mirror.example.com/hub/kapture-worker:1.2.3",
+                    "localhost/bench/redis:7-bookworm",
+                ]
+                .map(String::from)
+            )
+        );
     }
 
     #[test]

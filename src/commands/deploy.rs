@@ -1,41 +1,19 @@
 //! `kubectl kapture deploy`: render, discover, check ownership, apply, optionally wait.
 use std::io::IsTerminal;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use rand::distr::{Alphanumeric, SampleString};
 use serde::Serialize;
 
 use crate::cli::deploy::DeployArgs;
-use crate::cli::{DryRun, GlobalArgs, OutputFormat};
+use crate::cli::{DryRun, GlobalArgs};
 use crate::error::KaptureError;
 use crate::k8s::apply::{self, Applied, ApplyOptions, Existing, Outcome};
+use crate::k8s::discovery;
 use crate::k8s::workloads::{self, NamespaceState};
-use crate::k8s::{discovery, Cluster};
-use crate::manifests::{self, Manifest, RenderParams};
-use crate::output::{self, Tabular};
-use crate::status;
-
-pub fn render_params(namespace: &str, args: &DeployArgs) -> RenderParams {
-    RenderParams {
-        namespace: namespace.to_string(),
-        components: args.components.clone(),
-        kafka_mode: args.kafka_mode,
-        brokers: args.brokers,
-        controllers: args.controllers,
-        partitions: args.partitions,
-        replication_factor: args.replication_factor,
-        storage: args.storage,
-        storage_class: args.storage_class.clone(),
-        storage_size: args.storage_size.clone(),
-        worker_image: args.image.clone(),
-        pull_policy: args.image_pull_policy,
-        resources: args.resources,
-        load_generators: args.load_generators,
-        rate: args.rate,
-        postgres_password: Alphanumeric.sample_string(&mut rand::rng(), 32),
-    }
-}
+use crate::manifests::{self, Manifest};
+use crate::output::{self, OutputFormat, Tabular};
 
 /// What deploy reports on stdout (`-o json|yaml` field names are stable).
 #[derive(Debug, Serialize)]
@@ -58,7 +36,7 @@ impl Tabular for DeployReport {
                     .ok()
                     .and_then(|v| v.as_str().map(String::from));
                 vec![
-                    o.component.clone(),
+                    o.component.to_string(),
                     o.kind.clone(),
                     o.name.clone(),
                     result.unwrap_or_default(),
@@ -100,12 +78,15 @@ impl Tabular for DeployReport {
 }
 
 pub async fn run(global: &GlobalArgs, args: DeployArgs) -> Result<()> {
-    let params = render_params(&global.namespace, &args);
+    let password = Alphanumeric.sample_string(&mut rand::rng(), 32);
+    let params = args
+        .render_params(&global.namespace, password)
+        .map_err(KaptureError::InvalidInput)?;
     let manifests = manifests::render(&params)?;
     if args.dry_run == Some(DryRun::Client) {
         return print_client_dry_run(global.output, &manifests);
     }
-    let cluster = crate::k8s::connect(global).await?;
+    let cluster = crate::k8s::connect(&global.cluster()).await?;
     let dry_run = args.dry_run == Some(DryRun::Server);
     // The namespace and the API surface are independent questions: ask both at once.
     let kinds = manifests::kinds_in_apply_order(&manifests);
@@ -145,7 +126,13 @@ pub async fn run(global: &GlobalArgs, args: DeployArgs) -> Result<()> {
     output::print(global.output, &report)?;
     let wait = args.wait.unwrap_or_else(|| std::io::stderr().is_terminal());
     if wait && !dry_run {
-        wait_ready(&cluster, workload_count(&manifests), args.timeout).await?;
+        let started = Instant::now();
+        let ready =
+            workloads::wait_ready(&cluster, workload_count(&manifests), args.timeout).await?;
+        eprintln!(
+            "All {ready} workloads ready after {}s.",
+            started.elapsed().as_secs()
+        );
     }
     Ok(())
 }
@@ -163,7 +150,7 @@ fn print_client_dry_run(format: OutputFormat, manifests: &[Manifest]) -> Result<
     match format {
         OutputFormat::Yaml => {
             for m in manifests {
-                print!("---\n{}", serde_yaml::to_string(&m.object)?);
+                output::write_stdout(&format!("---\n{}", serde_yaml::to_string(&m.object)?))?;
             }
         }
         OutputFormat::Json => {
@@ -172,7 +159,7 @@ fn print_client_dry_run(format: OutputFormat, manifests: &[Manifest]) -> Result<
                 "kind": "List",
                 "items": manifests.iter().map(|m| &m.object).collect::<Vec<_>>(),
             });
-            println!("{}", serde_json::to_string_pretty(&list)?);
+            output::write_stdout(&(serde_json::to_string_pretty(&list)? + "\n"))?;
         }
         OutputFormat::Table => {
             let report = DeployReport {
@@ -185,7 +172,7 @@ fn print_client_dry_run(format: OutputFormat, manifests: &[Manifest]) -> Result<
                 objects: manifests
                     .iter()
                     .map(|m| Applied {
-                        component: m.part.clone(),
+                        component: m.component,
                         kind: m.kind().to_string(),
                         api_version: m.api_version().to_string(),
                         name: m.name().to_string(),
@@ -197,50 +184,4 @@ fn print_client_dry_run(format: OutputFormat, manifests: &[Manifest]) -> Result<
         }
     }
     Ok(())
-}
-
-/// Waits until every workload is ready (or complete), with a spinner on stderr.
-async fn wait_ready(cluster: &Cluster, expected: usize, timeout: Duration) -> Result<()> {
-    let spinner = indicatif::ProgressBar::new_spinner();
-    spinner.enable_steady_tick(Duration::from_millis(120));
-    let started = Instant::now();
-    loop {
-        let observed = workloads::observe(cluster).await?;
-        let report = status::report(
-            &cluster.context,
-            &cluster.namespace,
-            &observed,
-            jiff::Timestamp::now(),
-        );
-        let waiting: Vec<String> = report
-            .components
-            .iter()
-            .filter(|c| !c.state.is_settled())
-            .map(|c| format!("{} {}/{}", c.component, c.ready, c.desired))
-            .collect();
-        let present = report.components.len();
-        if waiting.is_empty() && present >= expected {
-            spinner.finish_and_clear();
-            eprintln!(
-                "All {present} workloads ready after {}s.",
-                started.elapsed().as_secs()
-            );
-            return Ok(());
-        }
-        if started.elapsed() >= timeout {
-            spinner.finish_and_clear();
-            bail!(
-                "timed out after {} waiting for readiness: {}",
-                humantime::format_duration(timeout),
-                waiting.join(", ")
-            );
-        }
-        spinner.set_message(format!(
-            "{}/{expected} workloads ready; waiting for {} ({}s)",
-            present - waiting.len(),
-            waiting.join(", "),
-            started.elapsed().as_secs()
-        ));
-        tokio::time::sleep(Duration::from_secs(1)).await;
-    }
 }

@@ -9,6 +9,7 @@ pub mod deploy;
 pub mod scale;
 pub mod status;
 pub mod topics;
+pub mod verify;
 
 pub async fn run(cli: Cli) -> Result<()> {
     let Cli { global, command } = cli;
@@ -19,5 +20,6 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Chaos(args) => chaos::run(&global, args).await,
         Command::Scale(args) => scale::run(&global, &args).await,
         Command::Topics(args) => topics::run(&global, &args).await,
+        Command::Verify(args) => verify::run(&global, &args).await,
     }
 }

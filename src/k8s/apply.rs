@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use super::discovery::{Resolver, ServedKind};
 use super::{errors, Cluster};
+use crate::component::Component;
 use crate::error::KaptureError;
 use crate::manifests::{Manifest, FIELD_MANAGER, LABEL_PART_OF, PART_OF};
 
@@ -27,7 +28,7 @@ pub enum Outcome {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Applied {
-    pub component: String,
+    pub component: Component,
     pub kind: String,
     pub api_version: String,
     pub name: String,
@@ -162,7 +163,7 @@ pub async fn apply_all(
     stream::iter(manifests.iter().zip(existing).map(|(manifest, before)| async move {
         let served = resolver.resolve(manifest.api_version(), manifest.kind())?;
         let applied = |outcome| Applied {
-            component: manifest.part.clone(),
+            component: manifest.component,
             kind: manifest.kind().to_string(),
             api_version: served.resource.api_version.clone(),
             name: manifest.name().to_string(),

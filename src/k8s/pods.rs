@@ -16,25 +16,17 @@ use tokio::sync::mpsc;
 use super::errors::explain;
 use super::Cluster;
 use crate::chaos::{self, ApiFailure, Candidate};
+use crate::diagnose::is_ready;
+use crate::manifests::DATA_VOLUME;
 
 /// The pods matching `selector` in the cluster's namespace.
 pub async fn list(cluster: &Cluster, selector: &str) -> Result<Vec<Pod>> {
-    let api: Api<Pod> = Api::namespaced(cluster.client.clone(), &cluster.namespace);
+    let api: Api<Pod> = cluster.api();
     let pods = api
         .list(&ListParams::default().labels(selector))
         .await
         .map_err(|e| explain(cluster, "list", "pods", e))?;
     Ok(pods.items)
-}
-
-/// Whether the pod's Ready condition is True and it is not terminating.
-pub fn is_ready(pod: &Pod) -> bool {
-    pod.metadata.deletion_timestamp.is_none()
-        && pod
-            .status
-            .as_ref()
-            .and_then(|s| s.conditions.as_ref())
-            .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
 }
 
 /// The pod as victim selection sees it.
@@ -51,6 +43,11 @@ pub fn candidate(pod: &Pod) -> Candidate {
             .iter()
             .find(|o| o.controller == Some(true))
             .map(|o| o.kind.clone()),
+        ephemeral_data: pod
+            .spec
+            .iter()
+            .flat_map(|s| s.volumes.iter().flatten())
+            .any(|v| v.name == DATA_VOLUME && v.empty_dir.is_some()),
     }
 }
 
@@ -82,7 +79,7 @@ pub async fn delete(
     name: &str,
     grace: Option<u32>,
 ) -> Result<Result<(), ApiFailure>> {
-    let api: Api<Pod> = Api::namespaced(cluster.client.clone(), &cluster.namespace);
+    let api: Api<Pod> = cluster.api();
     let params = DeleteParams {
         grace_period_seconds: grace,
         ..DeleteParams::default()
@@ -122,7 +119,7 @@ pub async fn evict(
     name: &str,
     grace: Option<u32>,
 ) -> Result<Result<(), ApiFailure>> {
-    let api: Api<Pod> = Api::namespaced(cluster.client.clone(), &cluster.namespace);
+    let api: Api<Pod> = cluster.api();
     let mut body = json!({
         "apiVersion": api_version,
         "kind": "Eviction",
@@ -231,7 +228,7 @@ pub fn watch(
     tag: usize,
     tx: mpsc::Sender<(usize, Instant, PodEvent)>,
 ) -> PodWatch {
-    let api: Api<Pod> = Api::namespaced(cluster.client.clone(), &cluster.namespace);
+    let api: Api<Pod> = cluster.api();
     let config = watcher::Config::default().labels(selector);
     let task = tokio::spawn(async move {
         let mut events = std::pin::pin!(watcher(api, config).default_backoff());

@@ -14,8 +14,8 @@ use kube::core::{ApiResource, GroupVersionKind};
 use kube::{Client, ResourceExt};
 use serde_json::{json, Value};
 use support::{
-    admin_client, kubeconfig_path, mark_pod_not_ready, nobody_kubeconfig_path, spawn_kubelet,
-    spawn_kubelet_with_delay, wait_for, TestNamespace, WAIT,
+    admin_client, json_of, kubeconfig_path, mark_pod_not_ready, nobody_kubeconfig_path,
+    spawn_kubelet, spawn_kubelet_with_delay, stderr, wait_for, TestNamespace, WAIT,
 };
 use tokio::process::Command;
 
@@ -27,21 +27,6 @@ async fn kapture(kubeconfig: &str, ns: &str, args: &[&str]) -> Output {
     let mut all = vec!["--kubeconfig", kubeconfig, "-n", ns];
     all.extend_from_slice(args);
     support::run_plugin(&all).await
-}
-
-fn json_of(out: &Output) -> Value {
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    serde_json::from_str(&stdout).unwrap_or_else(|e| {
-        panic!(
-            "stdout is not JSON ({e}); exit {:?}\nstdout: {stdout}\nstderr: {}",
-            out.status.code(),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 fn kapture_labels(component: &str) -> Value {
@@ -529,7 +514,8 @@ async fn a_user_without_rights_gets_one_clear_line() {
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
     assert!(
-        err.starts_with("error: forbidden: user \"nobody\" cannot list pods"),
+        // The first read: which Kafka the deployment uses (--kill kafka), from its Deployments.
+        err.starts_with("error: forbidden: user \"nobody\" cannot list deployments"),
         "{err}"
     );
     assert_eq!(err.lines().count(), 1, "{err}");

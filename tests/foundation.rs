@@ -9,6 +9,7 @@ use k8s_openapi::api::core::v1::{Secret, Service};
 use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams, PostParams};
 use kube::core::{ApiResource, GroupVersionKind};
 use serde_json::{json, Value};
+use support::stderr;
 
 const SELECTOR: &str = "app.kubernetes.io/part-of=kapture";
 const BIN: &str = env!("CARGO_BIN_EXE_kubectl-kapture");
@@ -36,10 +37,6 @@ fn stdout_json(out: &Output) -> Value {
     );
     serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 fn outcomes(report: &Value) -> Vec<String> {

@@ -16,7 +16,7 @@ use kube::{Api, Client};
 use serde_json::{json, Value};
 
 use support::node::{self, POD_WAIT};
-use support::{wait_for, TestNamespace};
+use support::{assert_success, json_of, stderr, wait_for, TestNamespace};
 
 /// Bound on one deploy --wait: image unpacking, Postgres initdb and the worker's start-up.
 const DEPLOY_TIMEOUT: &str = "4m";
@@ -140,31 +140,6 @@ async fn postgres_rows(pods: &Api<Pod>) -> Result<u64, String> {
         .await
         .map_err(|e| e.to_string())?;
     out.trim().parse().map_err(|_| format!("psql said {out:?}"))
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn assert_success(out: &Output, what: &str) {
-    assert!(
-        out.status.success(),
-        "{what} exited {:?}\nstdout: {}\nstderr: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        stderr(out)
-    );
-}
-
-fn json_of(out: &Output) -> Value {
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    serde_json::from_str(&stdout).unwrap_or_else(|e| {
-        panic!(
-            "stdout is not JSON ({e}); exit {:?}\nstdout: {stdout}\nstderr: {}",
-            out.status.code(),
-            stderr(out)
-        )
-    })
 }
 
 fn assert_intact(report: &Value) {

@@ -508,3 +508,31 @@ pub async fn run_plugin_within(args: &[&str], within: Duration) -> std::process:
         .unwrap_or_else(|_| panic!("kubectl-kapture {args:?} did not finish within {within:?}"))
         .expect("running kubectl-kapture")
 }
+
+/// The plugin's stderr as text.
+pub fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// The plugin's stdout as JSON; panics showing both streams when it is not.
+pub fn json_of(out: &std::process::Output) -> serde_json::Value {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(&stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}); exit {:?}\nstdout: {stdout}\nstderr: {}",
+            out.status.code(),
+            stderr(out)
+        )
+    })
+}
+
+/// Panics, showing exit code and both streams, unless the run succeeded.
+pub fn assert_success(out: &std::process::Output, what: &str) {
+    assert!(
+        out.status.success(),
+        "{what} exited {:?}\nstdout: {}\nstderr: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        stderr(out)
+    );
+}

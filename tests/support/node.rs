@@ -15,7 +15,6 @@ use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{Pod, Service};
 use kube::api::{ListParams, PostParams};
 use kube::{Api, Client};
-use serde_json::json;
 
 use super::{client_from_kubeconfig, env, wait_for};
 
@@ -80,73 +79,24 @@ pub fn set_image_args() -> Vec<String> {
     .collect()
 }
 
-/// Runs noida-db (the Kafka protocol, single node) in `ns` as StatefulSet and Service `noida`,
-/// waits until it accepts connections, and returns its in-cluster bootstrap address.
-///
-/// noida-db advertises the address it binds, so it binds the pod IP (a pod elsewhere connects
-/// to what it advertises). The kubelet's port-forward connects to 127.0.0.1 inside the pod, so
-/// a second container forwards that port to the pod IP.
+/// Runs noida-db (the Kafka protocol, single node) in `ns` as StatefulSet and Service `noida`
+/// (`scripts/testbench/noida.yaml`), waits until it accepts connections, and returns its
+/// in-cluster bootstrap address.
 pub async fn deploy_noida(client: &Client, ns: &str) -> String {
-    let image = image("NOIDA");
-    let locked_down = json!({
-        "runAsNonRoot": true, "runAsUser": 65532, "runAsGroup": 65532,
-        "readOnlyRootFilesystem": true, "allowPrivilegeEscalation": false,
-        "capabilities": { "drop": ["ALL"] }
-    });
-    let pod_ip =
-        json!([{ "name": "POD_IP", "valueFrom": { "fieldRef": { "fieldPath": "status.podIP" } } }]);
-    let sts: StatefulSet = serde_json::from_value(json!({
-        "apiVersion": "apps/v1", "kind": "StatefulSet",
-        "metadata": { "name": "noida" },
-        "spec": {
-            "serviceName": "noida", "replicas": 1,
-            "selector": { "matchLabels": { "app": "noida" } },
-            "template": {
-                "metadata": { "labels": { "app": "noida" } },
-                "spec": {
-                    "automountServiceAccountToken": false,
-                    "terminationGracePeriodSeconds": 2,
-                    "securityContext": { "fsGroup": 65532 },
-                    "containers": [
-                        {
-                            "name": "noida-db", "image": image, "imagePullPolicy": "Never",
-                            "args": ["start", "--data-dir", "/data", "--only", "kafka",
-                                     "--host", "$(POD_IP)", "--kafka-port", "9092"],
-                            "env": pod_ip,
-                            "ports": [{ "name": "kafka", "containerPort": 9092, "protocol": "TCP" }],
-                            "readinessProbe": { "tcpSocket": { "port": 9092 }, "periodSeconds": 1 },
-                            "securityContext": locked_down,
-                            "volumeMounts": [{ "name": "data", "mountPath": "/data" }]
-                        },
-                        {
-                            "name": "loopback", "image": image, "imagePullPolicy": "Never",
-                            "command": ["socat", "TCP-LISTEN:9092,bind=127.0.0.1,fork,reuseaddr",
-                                        "TCP:$(POD_IP):9092"],
-                            "env": pod_ip,
-                            "securityContext": locked_down
-                        }
-                    ],
-                    "volumes": [{ "name": "data", "emptyDir": {} }]
-                }
-            }
-        }
-    }))
-    .expect("noida statefulset");
-    let svc: Service = serde_json::from_value(json!({
-        "apiVersion": "v1", "kind": "Service",
-        "metadata": { "name": "noida" },
-        "spec": {
-            "selector": { "app": "noida" },
-            "ports": [{ "name": "kafka", "port": 9092, "targetPort": 9092, "protocol": "TCP" }]
-        }
-    }))
-    .expect("noida service");
+    let text =
+        include_str!("../../scripts/testbench/noida.yaml").replace("@IMAGE@", &image("NOIDA"));
+    let mut documents = serde_yaml::Deserializer::from_str(&text);
+    let service: Service = serde::Deserialize::deserialize(documents.next().expect("a Service"))
+        .expect("noida Service");
+    let statefulset: StatefulSet =
+        serde::Deserialize::deserialize(documents.next().expect("a StatefulSet"))
+            .expect("noida StatefulSet");
     Api::<Service>::namespaced(client.clone(), ns)
-        .create(&PostParams::default(), &svc)
+        .create(&PostParams::default(), &service)
         .await
         .unwrap_or_else(|e| panic!("creating service {ns}/noida: {e}"));
     Api::<StatefulSet>::namespaced(client.clone(), ns)
-        .create(&PostParams::default(), &sts)
+        .create(&PostParams::default(), &statefulset)
         .await
         .unwrap_or_else(|e| panic!("creating statefulset {ns}/noida: {e}"));
     wait_pods_ready(client, ns, "app=noida", 1).await;

@@ -64,15 +64,7 @@ pub async fn run(global: &GlobalArgs, args: ChaosArgs) -> Result<()> {
     }
     crate::prompt::confirm(&question(&cluster, &plan), global.yes)?;
 
-    let (stop_tx, stop) = watch::channel(false);
-    let ctrl_c = tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("Ctrl-C: stopping after the current action");
-            let _ = stop_tx.send(true);
-        }
-        // Keep the sender alive: a dropped sender would read as a stop request.
-        std::future::pending::<()>().await
-    });
+    let (stop, ctrl_c) = stop_on_ctrl_c();
     let mut run = Run {
         cluster: &cluster,
         args: &args,
@@ -102,34 +94,10 @@ pub async fn run(global: &GlobalArgs, args: ChaosArgs) -> Result<()> {
             .then(|| Sampler::start(&cluster, args.sample_interval)),
     };
     let outcome = match &sampler {
-        Some(sampler) => {
-            eprintln!(
-                "sampling workload metrics: {:?} of baseline first",
-                args.baseline
-            );
-            run.pause(args.baseline).await;
-            let disruption_start = sampler.elapsed();
-            let outcome = if run.stopped() {
-                run.report.interrupted = true;
-                Ok(())
-            } else {
-                run.rounds(&groups, &offsets, first, &mut rng).await
-            };
-            let disruption_end = sampler.elapsed();
-            if outcome.is_ok() && !run.stopped() {
-                eprintln!("sampling workload metrics: {:?} to settle", args.settle);
-                run.pause(args.settle).await;
-            }
-            if run.stopped() {
-                run.report.interrupted = true;
-            }
-            let bounds = Bounds {
-                disruption_start,
-                disruption_end,
-                end: sampler.elapsed(),
-            };
-            outcome.map(|()| Some(bounds))
-        }
+        Some(sampler) => run
+            .measured(sampler, &groups, &offsets, first, &mut rng)
+            .await
+            .map(Some),
         None => run
             .rounds(&groups, &offsets, first, &mut rng)
             .await
@@ -138,22 +106,45 @@ pub async fn run(global: &GlobalArgs, args: ChaosArgs) -> Result<()> {
     ctrl_c.abort();
     let mut report = run.report;
     if let Some(sampler) = sampler {
-        let samples = sampler.finish().await;
-        // After a failed round the impact still covers what was sampled until then.
-        let bounds = outcome.as_ref().ok().copied().flatten().unwrap_or_else(|| {
-            let end = samples.last().map_or(0.0, |s| s.at);
-            Bounds {
-                disruption_start: end,
-                disruption_end: end,
-                end,
-            }
-        });
-        report.impact = Some(impact::analyze(&samples, &bounds));
+        report.impact = Some(impact_of(sampler, outcome.as_ref().ok().copied().flatten()).await);
     }
-    let outcome = outcome.map(|_| ());
     report.summary = chaos::summarize(&report.actions);
     output::print(global.output, &report)?;
     outcome?;
+    verdict(&report, &args)
+}
+
+/// A stop flag set by the first Ctrl-C (the run finishes its current action and reports).
+fn stop_on_ctrl_c() -> (watch::Receiver<bool>, tokio::task::JoinHandle<()>) {
+    let (stop_tx, stop) = watch::channel(false);
+    let ctrl_c = tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("Ctrl-C: stopping after the current action");
+            let _ = stop_tx.send(true);
+        }
+        // Keep the sender alive: a dropped sender would read as a stop request.
+        std::future::pending::<()>().await
+    });
+    (stop, ctrl_c)
+}
+
+/// The workload impact of what `sampler` saw. After a failed round (no `bounds`) it still
+/// covers what was sampled until then.
+async fn impact_of(sampler: Sampler, bounds: Option<Bounds>) -> impact::Impact {
+    let samples = sampler.finish().await;
+    let bounds = bounds.unwrap_or_else(|| {
+        let end = samples.last().map_or(0.0, |s| s.at);
+        Bounds {
+            disruption_start: end,
+            disruption_end: end,
+            end,
+        }
+    });
+    impact::analyze(&samples, &bounds)
+}
+
+/// The run's exit: interrupted, failed by `--fail-on`, or fine.
+fn verdict(report: &Report, args: &ChaosArgs) -> Result<()> {
     if report.interrupted {
         return Err(anyhow!(
             "interrupted by Ctrl-C after {} action(s)",
@@ -335,6 +326,45 @@ impl Run<'_> {
         }
     }
 
+    /// The rounds between a baseline and a settle time of sampling; returns when the
+    /// disruption started and ended on the sampler's clock.
+    async fn measured(
+        &mut self,
+        sampler: &Sampler,
+        groups: &[Group],
+        offsets: &[Duration],
+        first: Vec<GroupRound>,
+        rng: &mut ChaCha8Rng,
+    ) -> Result<Bounds> {
+        eprintln!(
+            "sampling workload metrics: {:?} of baseline first",
+            self.args.baseline
+        );
+        self.pause(self.args.baseline).await;
+        let disruption_start = sampler.elapsed();
+        if self.stopped() {
+            self.report.interrupted = true;
+        } else {
+            self.rounds(groups, offsets, first, rng).await?;
+        }
+        let disruption_end = sampler.elapsed();
+        if !self.stopped() {
+            eprintln!(
+                "sampling workload metrics: {:?} to settle",
+                self.args.settle
+            );
+            self.pause(self.args.settle).await;
+        }
+        if self.stopped() {
+            self.report.interrupted = true;
+        }
+        Ok(Bounds {
+            disruption_start,
+            disruption_end,
+            end: sampler.elapsed(),
+        })
+    }
+
     async fn rounds(
         &mut self,
         groups: &[Group],
@@ -382,10 +412,6 @@ impl Run<'_> {
         chosen: Vec<GroupRound>,
     ) -> Result<()> {
         let started = jiff::Timestamp::now().to_string();
-        let before: Vec<usize> = chosen
-            .iter()
-            .map(|r| r.pods.iter().filter(|p| p.ready).count())
-            .collect();
         let wait = self.args.wait_recovery;
         let (tx, mut rx) = mpsc::channel(256);
         // Watches start (and finish their initial list) before the first action, so no
@@ -463,9 +489,32 @@ impl Run<'_> {
             self.await_recovery(&mut rx, &mut trackers, last_action)
                 .await;
         }
+        let watched: Vec<bool> = watches.iter().map(Option::is_some).collect();
+        let measurements = self
+            .ready_after(groups, &chosen, &trackers, &watched, first_action)
+            .await?;
+        self.report.rounds.push(RoundRecord {
+            round: number,
+            started,
+            measurements,
+        });
+        Ok(())
+    }
+
+    /// Ready pods per group before and after the round: from the recovery watch where there
+    /// was one, else a fresh list where the round acted, else the count at its start.
+    async fn ready_after(
+        &self,
+        groups: &[Group],
+        chosen: &[GroupRound],
+        trackers: &[RecoveryTracker],
+        watched: &[bool],
+        first_action: usize,
+    ) -> Result<Vec<Measurement>> {
         let mut measurements = Vec::new();
-        for (tag, (group, round)) in groups.iter().zip(&chosen).enumerate() {
-            let after = if watches[tag].is_some() {
+        for (tag, (group, round)) in groups.iter().zip(chosen).enumerate() {
+            let before = round.pods.iter().filter(|p| p.ready).count();
+            let after = if watched[tag] {
                 trackers[tag].ready_count()
             } else if self.report.actions[first_action..]
                 .iter()
@@ -477,22 +526,16 @@ impl Run<'_> {
                     .filter(|p| is_ready(p))
                     .count()
             } else {
-                // Untouched this round: the count from the start of the round stands.
-                round.pods.iter().filter(|p| p.ready).count()
+                before
             };
             measurements.push(Measurement {
                 component: group.name.clone(),
                 metric: "ready".into(),
-                before: before[tag] as f64,
+                before: before as f64,
                 after: after as f64,
             });
         }
-        self.report.rounds.push(RoundRecord {
-            round: number,
-            started,
-            measurements,
-        });
-        Ok(())
+        Ok(measurements)
     }
 
     async fn act(&mut self, victim: &Candidate) -> Result<Outcome> {

@@ -95,7 +95,7 @@ for pod in $(k -n "$NS" get pods -o jsonpath='{range .items[*]}{.metadata.name}=
 done
 
 echo "verdict after the kills:"
-kapture verify --stop-load -o json 2>/dev/null | jq -c '{acked, lost, duplicated, unexpected, ok}'
+kapture verify --stop-load -o json | jq -c '{acked, lost, duplicated, unexpected, ok}'
 
 # Last: on ephemeral storage a stateful kill loses the data (chaos warns first).
 echo "recovery of the stateful parts, load stopped (median of $ROUNDS, seconds):"

@@ -10,11 +10,10 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::batch::v1::{Job, JobSpec};
-use k8s_openapi::api::core::v1::{Container, PodTemplateSpec};
+use k8s_openapi::api::core::v1::{Container, PodSpec, PodTemplateSpec};
 use kube::core::ObjectMeta;
 use kube::ResourceExt;
 
-use crate::component::Component;
 use crate::manifests::{FIELD_MANAGER, LABEL_COMPONENT, LABEL_MANAGED_BY, LABEL_PART_OF, PART_OF};
 use crate::verdict::Report;
 
@@ -39,7 +38,7 @@ pub fn job(
             .and_then(|s| s.template.spec.clone())
             .with_context(|| format!("Deployment {} has no pod template", d.name_any()))
     };
-    let first_container = |spec: &k8s_openapi::api::core::v1::PodSpec, d: &Deployment| {
+    let first_container = |spec: &PodSpec, d: &Deployment| {
         spec.containers
             .first()
             .cloned()
@@ -113,9 +112,6 @@ pub fn job(
     })
 }
 
-/// The Deployments the verifier is built from.
-pub const SOURCES: [Component; 2] = [Component::SinkPostgres, Component::SinkRedis];
-
 /// The verdict in a verifier's log. The log holds the container's stderr too (the worker's
 /// log lines); the report is the pretty JSON object that starts on a line of its own.
 pub fn verdict_from_log(log: &str) -> Result<Report, String> {
@@ -146,6 +142,7 @@ pub fn verdict_from_log(log: &str) -> Result<Report, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::component::Component;
     use crate::manifests::{render, RenderParams};
     use serde_json::json;
 

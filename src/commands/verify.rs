@@ -34,30 +34,12 @@ pub async fn run(global: &GlobalArgs, args: &VerifyArgs) -> Result<()> {
     let deadline = tokio::time::Instant::now() + args.timeout;
     let left = || deadline.saturating_duration_since(tokio::time::Instant::now());
 
-    let deployments: Api<Deployment> = cluster.api();
-    let mut sources = Vec::new();
-    for component in verifier::SOURCES {
-        let name = component.object_name();
-        match deployments
-            .get_opt(&name)
-            .await
-            .map_err(|e| explain(&cluster, "get", "deployments", e))?
-        {
-            Some(d) => sources.push(d),
-            None => {
-                return Err(KaptureError::NotFound(format!(
-                    "the workload is not deployed in namespace {:?} (context {}): no Deployment \
-                     {name}; run kubectl kapture deploy",
-                    cluster.namespace, cluster.context
-                ))
-                .into())
-            }
-        }
-    }
+    let sink_postgres = workload(&cluster, Component::SinkPostgres).await?;
+    let sink_redis = workload(&cluster, Component::SinkRedis).await?;
     quiet_the_load(&cluster, args.stop_load, left()).await?;
 
     let name = format!("kapture-verify-{:08x}", rand::random::<u32>());
-    let job = verifier::job(&name, &sources[0], &sources[1], args.settle, left())?;
+    let job = verifier::job(&name, &sink_postgres, &sink_redis, args.settle, left())?;
     let jobs: Api<Job> = cluster.api();
     let create = PostParams {
         field_manager: Some(FIELD_MANAGER.to_string()),
@@ -98,6 +80,24 @@ pub async fn run(global: &GlobalArgs, args: &VerifyArgs) -> Result<()> {
             }
         ))
     }
+}
+
+/// The Deployment of a workload role the verifier is built from.
+async fn workload(cluster: &Cluster, component: Component) -> Result<Deployment> {
+    let name = component.object_name();
+    cluster
+        .api::<Deployment>()
+        .get_opt(&name)
+        .await
+        .map_err(|e| explain(cluster, "get", "deployments", e))?
+        .ok_or_else(|| {
+            KaptureError::NotFound(format!(
+                "the workload is not deployed in namespace {:?} (context {}): no Deployment \
+                 {name}; run kubectl kapture deploy",
+                cluster.namespace, cluster.context
+            ))
+            .into()
+        })
 }
 
 /// Makes sure no load generator pod runs: verifying while acknowledgements still arrive would

@@ -20,11 +20,12 @@ pub enum Endpoint {
 }
 
 impl Endpoint {
-    /// `bootstrap` when given, else port-forwards to the broker pods of `cluster`.
+    /// `bootstrap` when given, else port-forwards to Kapture's own broker pods (for callers
+    /// that already know the deployment's Kafka is Kapture's, as `scale` does).
     pub async fn open(bootstrap: Option<&str>, cluster: &Cluster) -> Result<Self> {
         match bootstrap {
             Some(address) => Ok(Endpoint::Direct(address.to_string())),
-            None => Self::forward(cluster).await,
+            None => Self::forward_to(cluster, own_brokers(cluster)).await,
         }
     }
 
@@ -33,12 +34,16 @@ impl Endpoint {
     /// the pods behind that Service.
     pub async fn forward(cluster: &Cluster) -> Result<Self> {
         let brokers = match workloads::external_kafka(cluster).await? {
-            None => Brokers::statefulset(cluster, &Component::KafkaBroker.object_name()),
+            None => own_brokers(cluster),
             Some(bootstrap) => match bootstrap.service() {
                 Some(service) => service_brokers(cluster, &service).await?,
                 None => return Ok(Endpoint::Direct(bootstrap.to_string())),
             },
         };
+        Self::forward_to(cluster, brokers).await
+    }
+
+    async fn forward_to(cluster: &Cluster, brokers: Brokers) -> Result<Self> {
         Ok(Endpoint::Forwarded(Box::new(
             Forwarder::start(cluster, brokers).await?,
         )))
@@ -58,6 +63,11 @@ impl Endpoint {
             Endpoint::Forwarded(forwarder) => forwarder.refresh().await,
         }
     }
+}
+
+/// The pods of Kapture's broker StatefulSet.
+fn own_brokers(cluster: &Cluster) -> Brokers {
+    Brokers::statefulset(cluster, &Component::KafkaBroker.object_name())
 }
 
 /// The pods behind the Service an external bootstrap address names, and their Kafka port.

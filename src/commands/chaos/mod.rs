@@ -489,9 +489,8 @@ impl Run<'_> {
             self.await_recovery(&mut rx, &mut trackers, last_action)
                 .await;
         }
-        let watched: Vec<bool> = watches.iter().map(Option::is_some).collect();
         let measurements = self
-            .ready_after(groups, &chosen, &trackers, &watched, first_action)
+            .ready_after(groups, &chosen, &trackers, &watches, first_action)
             .await?;
         self.report.rounds.push(RoundRecord {
             round: number,
@@ -508,13 +507,13 @@ impl Run<'_> {
         groups: &[Group],
         chosen: &[GroupRound],
         trackers: &[RecoveryTracker],
-        watched: &[bool],
+        watches: &[Option<PodWatch>],
         first_action: usize,
     ) -> Result<Vec<Measurement>> {
         let mut measurements = Vec::new();
         for (tag, (group, round)) in groups.iter().zip(chosen).enumerate() {
             let before = round.pods.iter().filter(|p| p.ready).count();
-            let after = if watched[tag] {
+            let after = if watches[tag].is_some() {
                 trackers[tag].ready_count()
             } else if self.report.actions[first_action..]
                 .iter()

@@ -112,7 +112,8 @@ domain_values! {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum DryRun {
-    /// Render locally and print what would be sent; the cluster is not contacted.
+    /// Render locally and print what would be sent; nothing is written (deploy -o yaml|json
+    /// reads the Postgres Secret to keep its password).
     Client,
     /// Send every request with dryRun=All: the API server validates and defaults, stores nothing.
     Server,

@@ -3,7 +3,11 @@
 //! `manifests/NN-<component>.yaml` are minijinja templates, one file per [`Component`], rendered
 //! in file order. The component's name (the file name without its number) becomes the
 //! `app.kubernetes.io/component` label; the renderer adds the Kapture labels and the namespace
-//! to every object, so templates cannot forget them.
+//! to every object, so templates cannot forget them. A Job's pod template is immutable, so the
+//! renderer also ends every Job's name with a hash of its spec: new values give a new Job, the
+//! same values the same object.
+use std::time::Duration;
+
 use anyhow::{bail, Context, Result};
 use include_dir::{include_dir, Dir};
 use kube::core::DynamicObject;
@@ -23,6 +27,15 @@ pub const LABEL_COMPONENT: &str = "app.kubernetes.io/component";
 pub const PART_OF: &str = "kapture";
 /// Selects everything Kapture manages in a namespace.
 pub const SELECTOR: &str = "app.kubernetes.io/part-of=kapture";
+/// Whether an object is Kapture's: labelled `app.kubernetes.io/part-of=kapture`.
+pub fn is_kapture_labelled(metadata: &kube::core::ObjectMeta) -> bool {
+    metadata
+        .labels
+        .as_ref()
+        .and_then(|l| l.get(LABEL_PART_OF))
+        .is_some_and(|v| v == PART_OF)
+}
+
 /// The volume that holds a stateful component's data: an emptyDir with `--storage ephemeral`,
 /// a claim of the same name with `--storage persistent`.
 pub const DATA_VOLUME: &str = "data";
@@ -42,6 +55,50 @@ pub const OWN_KAFKA_BOOTSTRAP: &str = "kapture-kafka:9092";
 
 /// A broker's node.id (broker.id) is this plus its pod ordinal; a controller's is its ordinal.
 pub const BROKER_ID_OFFSET: u32 = 100;
+
+/// Topic retention (`deploy --retention`). The default keeps a 24-hour run at the default load
+/// well inside the default 10Gi broker volume: see docs/manifests.md, "Topic retention".
+pub const DEFAULT_RETENTION: Duration = Duration::from_secs(6 * 3600);
+/// Below this, a consumer that restarts slowly (a sink during chaos) may find its records gone.
+pub const MIN_RETENTION: Duration = Duration::from_secs(10 * 60);
+/// Above this, even a light load outgrows the default volume.
+pub const MAX_RETENTION: Duration = Duration::from_secs(30 * 24 * 3600);
+/// A segment is deleted only once it is closed and its newest record is older than the
+/// retention: segments roll after `retention / SEGMENTS_PER_RETENTION`, so a broker holds at
+/// most that much more than the retention (and the per-state topics' small partitions, which
+/// would otherwise roll only after Kafka's default 7 days, are trimmed at all).
+pub const SEGMENTS_PER_RETENTION: u32 = 6;
+
+/// Checks a topic retention against [`MIN_RETENTION`] and [`MAX_RETENTION`].
+pub fn check_retention(retention: Duration) -> Result<(), String> {
+    if retention < MIN_RETENTION {
+        return Err(format!(
+            "retention {} is shorter than {}: consumers that fall behind would lose records",
+            short_duration(retention),
+            short_duration(MIN_RETENTION)
+        ));
+    }
+    if retention > MAX_RETENTION {
+        return Err(format!(
+            "retention {} is longer than {}: Kapture's volumes are not sized for it (set it on the topics with kafka-configs.sh)",
+            short_duration(retention),
+            short_duration(MAX_RETENTION)
+        ));
+    }
+    Ok(())
+}
+
+/// A duration in its largest whole unit, as it is typed: `30d`, `6h`, `90m`, `45s`.
+fn short_duration(d: Duration) -> String {
+    let secs = d.as_secs();
+    [(86_400, "d"), (3_600, "h"), (60, "m")]
+        .into_iter()
+        .find(|(unit, _)| secs > 0 && secs % unit == 0)
+        .map_or_else(
+            || format!("{secs}s"),
+            |(unit, name)| format!("{}{name}", secs / unit),
+        )
+}
 
 /// A parameter with a fixed set of values, each with the name templates (and the command
 /// line) know it by. Serialised as that name.
@@ -115,6 +172,9 @@ pub struct RenderParams {
     pub resources: ResourcePreset,
     pub load_generators: u16,
     pub rate: u32,
+    /// How long Kafka keeps the records of Kapture's topics (`retention.ms`).
+    #[serde(skip)]
+    pub retention: Duration,
     /// Password put into the Postgres Secret. Never logged.
     #[serde(skip)]
     pub postgres_password: String,
@@ -141,6 +201,7 @@ impl Default for RenderParams {
             resources: ResourcePreset::Small,
             load_generators: 1,
             rate: 100,
+            retention: DEFAULT_RETENTION,
             postgres_password: String::new(),
         }
     }
@@ -208,6 +269,7 @@ pub fn validate(params: &RenderParams) -> Result<(), String> {
     if params.storage == Storage::Ephemeral && params.storage_class.is_some() {
         return Err("--storage-class only applies with --storage persistent".to_string());
     }
+    check_retention(params.retention).map_err(|e| format!("--retention: {e}"))?;
     Ok(())
 }
 
@@ -233,8 +295,11 @@ pub fn render(params: &RenderParams) -> Result<Vec<Manifest>> {
             if value.is_null() {
                 continue;
             }
-            let object = labelled(value, component, &params.namespace)
+            let mut object = labelled(value, component, &params.namespace)
                 .with_context(|| format!("in manifest {name}"))?;
+            if object.types.as_ref().is_some_and(|t| t.kind == "Job") {
+                name_after_spec(&mut object).with_context(|| format!("in manifest {name}"))?;
+            }
             out.push(Manifest { component, object });
         }
     }
@@ -252,12 +317,29 @@ fn minijinja_env() -> minijinja::Environment<'static> {
         serde_json::to_string(&value).expect("a string serialises")
     });
     env.add_filter("b64", |value: String| base64_standard(value.as_bytes()));
-    env.add_filter("short_hash", |value: String| short_hash(&value));
     env
 }
 
+/// Ends a Job's name with a hash of its spec: a Job's pod template cannot be changed, so the
+/// name must change with every value the spec holds (image, arguments, environment, ...), and
+/// stay the same while none does, so that a re-deploy is a no-op.
+fn name_after_spec(job: &mut DynamicObject) -> Result<()> {
+    let spec = serde_json::to_string(&job.data["spec"]).expect("a spec serialises");
+    let name = format!(
+        "{}-{}",
+        job.metadata.name.as_deref().unwrap_or_default(),
+        short_hash(&spec)
+    );
+    // The Job controller labels the pods with job-name=<name>: a label value has at most 63.
+    if name.len() > 63 {
+        bail!("Job name {name} is longer than 63 characters");
+    }
+    job.metadata.name = Some(name);
+    Ok(())
+}
+
 /// Eight hex digits that change with `text` (FNV-1a): lets an immutable object's name follow
-/// a value it depends on, such as an image.
+/// what it holds.
 fn short_hash(text: &str) -> String {
     let hash = text.bytes().fold(0x811c_9dc5_u32, |hash, byte| {
         (hash ^ u32::from(byte)).wrapping_mul(0x0100_0193)
@@ -321,6 +403,8 @@ struct KafkaSettings {
     broker_min_insync: u16,
     /// `min.insync.replicas` of the `transactions` topic: one replica may be down for acks=all.
     topic_min_insync: u16,
+    /// `KEY=VALUE` topic configs the topic Job passes to `create-topics --config`.
+    topic_configs: Vec<String>,
 }
 
 impl KafkaSettings {
@@ -342,6 +426,15 @@ impl KafkaSettings {
         let internal_rf = params.brokers.clamp(1, 3);
         let min_isr = |rf: u16| rf.saturating_sub(1).max(1);
         let topic_min_insync = min_isr(params.replication_factor);
+        let retention_ms = params.retention.as_millis();
+        let topic_configs = vec![
+            format!("min.insync.replicas={topic_min_insync}"),
+            format!("retention.ms={retention_ms}"),
+            format!(
+                "segment.ms={}",
+                retention_ms / u128::from(SEGMENTS_PER_RETENTION)
+            ),
+        ];
         Self {
             cluster_id: cluster_id(ns),
             broker_id_offset: BROKER_ID_OFFSET,
@@ -356,6 +449,7 @@ impl KafkaSettings {
             internal_min_isr: min_isr(internal_rf),
             broker_min_insync: topic_min_insync.min(min_isr(internal_rf)),
             topic_min_insync,
+            topic_configs,
         }
     }
 }
@@ -1418,22 +1512,22 @@ mod tests {
         }
     }
 
+    fn topics_job(params: &RenderParams) -> Value {
+        render(params)
+            .expect("renders")
+            .into_iter()
+            .find(|m| m.kind() == "Job")
+            .map(|m| json(&m))
+            .expect("job")
+    }
+
     #[test]
     fn the_topics_job_is_the_same_object_for_the_same_topic_parameters() {
-        let job = |params: &RenderParams| {
-            render(params)
-                .expect("renders")
-                .into_iter()
-                .find(|m| m.kind() == "Job")
-                .map(|m| json(&m))
-                .expect("job")
-        };
-        let image_hash = short_hash("registry.example/kapture-worker:1.2.3");
+        let job = topics_job;
         let a = job(&base());
-        assert_eq!(
-            a["metadata"]["name"],
-            json!(format!("kapture-kafka-topics-p6-r3-{image_hash}"))
-        );
+        let name = a["metadata"]["name"].as_str().unwrap().to_string();
+        let spec_hash = short_hash(&serde_json::to_string(&a["spec"]).unwrap());
+        assert_eq!(name, format!("kapture-kafka-topics-p6-r3-{spec_hash}"));
         for other in [
             RenderParams {
                 resources: ResourcePreset::Large,
@@ -1453,10 +1547,10 @@ mod tests {
             replication_factor: 2,
             ..base()
         });
-        assert_eq!(
-            b["metadata"]["name"],
-            json!(format!("kapture-kafka-topics-p24-r2-{image_hash}"))
-        );
+        assert!(b["metadata"]["name"]
+            .as_str()
+            .unwrap()
+            .starts_with("kapture-kafka-topics-p24-r2-"));
         let container = &b["spec"]["template"]["spec"]["containers"][0];
         assert_eq!(
             container["image"],
@@ -1464,7 +1558,15 @@ mod tests {
         );
         assert_eq!(
             container["args"],
-            json!(["create-topics", "--config", "min.insync.replicas=1"])
+            json!([
+                "create-topics",
+                "--config",
+                "min.insync.replicas=1",
+                "--config",
+                "retention.ms=21600000",
+                "--config",
+                "segment.ms=3600000"
+            ])
         );
         let env = |name: &str| {
             container["env"]
@@ -1476,13 +1578,104 @@ mod tests {
         };
         assert_eq!(env(env::PARTITIONS), Some(json!("24")));
         assert_eq!(env(env::REPLICATION_FACTOR), Some(json!("2")));
-        // Another image is another pod template: a Job of another name, not a rejected update.
-        let c = job(&RenderParams {
-            worker_image: "registry.example/kapture-worker:1.2.4".into(),
+        assert!(b["spec"]["ttlSecondsAfterFinished"].is_null());
+    }
+
+    #[test]
+    fn every_value_of_the_topics_job_spec_is_in_its_name() {
+        let a = topics_job(&base());
+        // Each of these changes the pod template, which a Job cannot take as an update: it must
+        // be a Job of another name, not a rejected apply.
+        let others = [
+            RenderParams {
+                worker_image: "registry.example/kapture-worker:1.2.4".into(),
+                ..base()
+            },
+            RenderParams {
+                retention: Duration::from_secs(2 * 24 * 3600),
+                ..base()
+            },
+            RenderParams {
+                pull_policy: PullPolicy::IfNotPresent,
+                ..base()
+            },
+            RenderParams {
+                components: Component::ALL
+                    .into_iter()
+                    .filter(|c| !c.is_kafka() || *c == Component::KafkaTopics)
+                    .collect(),
+                kafka_bootstrap: Some("kafka.example.com:9092".parse().unwrap()),
+                ..base()
+            },
+        ];
+        let name_of = |job: &Value| job["metadata"]["name"].as_str().unwrap().to_string();
+        let mut names = BTreeSet::from([name_of(&a)]);
+        for other in &others {
+            let b = topics_job(other);
+            assert_ne!(b["spec"], a["spec"], "{other:?}");
+            assert!(names.insert(name_of(&b)), "{other:?}");
+        }
+        let longest = topics_job(&RenderParams {
+            partitions: 10_000,
+            replication_factor: 64,
+            brokers: 64,
             ..base()
         });
-        assert_ne!(c["metadata"]["name"], a["metadata"]["name"]);
-        assert!(b["spec"]["ttlSecondsAfterFinished"].is_null());
+        let name = longest["metadata"]["name"].as_str().unwrap();
+        assert!(name.len() <= 63, "{name}");
+    }
+
+    #[test]
+    fn retention_is_bounded_and_sets_retention_and_segment_times() {
+        assert!(check_retention(DEFAULT_RETENTION).is_ok());
+        assert!(check_retention(MIN_RETENTION).is_ok());
+        assert!(check_retention(MAX_RETENTION).is_ok());
+        let short = check_retention(Duration::from_secs(9 * 60)).unwrap_err();
+        assert!(short.contains("9m") && short.contains("10m"), "{short}");
+        let long = check_retention(MAX_RETENTION + Duration::from_secs(1)).unwrap_err();
+        assert!(long.contains("30d:"), "{long}");
+        assert_eq!(short_duration(Duration::from_secs(5400)), "90m");
+        assert_eq!(short_duration(Duration::from_secs(40 * 86_400)), "40d");
+        assert_eq!(short_duration(Duration::from_secs(61)), "61s");
+        let too_short = RenderParams {
+            retention: Duration::from_secs(60),
+            ..base()
+        };
+        let err = render(&too_short).unwrap_err().to_string();
+        assert!(err.starts_with("--retention: "), "{err}");
+        let two_days = KafkaSettings::derive(&RenderParams {
+            retention: Duration::from_secs(2 * 24 * 3600),
+            ..base()
+        });
+        assert_eq!(
+            two_days.topic_configs,
+            [
+                "min.insync.replicas=2",
+                "retention.ms=172800000",
+                "segment.ms=28800000"
+            ]
+        );
+    }
+
+    /// The default retention's promise (docs/manifests.md, "Topic retention"): what a broker
+    /// holds at the default load, each transaction written twice as a record of at most 1000
+    /// bytes (the JSON averages 625), stays under half of the default volume, however long the
+    /// run; without retention a day would not fit.
+    #[test]
+    fn the_default_retention_fits_the_default_volume() {
+        let d = RenderParams::default();
+        let bytes_per_second =
+            u64::from(d.rate) * u64::from(d.load_generators) * 2 /* topics */ * 1000;
+        // Every broker holds a replica of every partition (rf 3 on 3 brokers).
+        assert_eq!(d.replication_factor, d.brokers);
+        let retention = d.retention.as_secs();
+        let held_seconds =
+            retention + retention / u64::from(SEGMENTS_PER_RETENTION) + 5 * 60 /* check */;
+        let held = bytes_per_second * held_seconds;
+        let volume = quantity(&d.storage_size);
+        assert!(held * 2 <= volume, "{held} bytes of {volume}");
+        // Without retention a 24-hour run would not fit.
+        assert!(bytes_per_second * 24 * 3600 > volume);
     }
 
     #[test]

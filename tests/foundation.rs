@@ -39,6 +39,20 @@ fn stdout_json(out: &Output) -> Value {
         .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
 }
 
+/// `deploy -o json --components LIST --wait=false` into `ns`, which must succeed.
+fn deploy_components(ns: &str, components: &str) -> Value {
+    stdout_json(&admin(&[
+        "-n",
+        ns,
+        "deploy",
+        "-o",
+        "json",
+        "--components",
+        components,
+        "--wait=false",
+    ]))
+}
+
 fn outcomes(report: &Value) -> Vec<String> {
     report["objects"]
         .as_array()
@@ -228,6 +242,9 @@ async fn deploy_is_idempotent_status_follows_readiness_and_delete_cleans_up() {
         "60s",
     ]));
     assert_eq!(deleted["namespace_deleted"], true);
+    // Kubernetes' own objects (the default service account, its token Secret, kube-root-ca.crt)
+    // and Kapture's pods are not reported as somebody else's.
+    assert_eq!(deleted["foreign"], json!([]), "{deleted:#}");
     assert!(
         Api::<k8s_openapi::api::core::v1::Namespace>::all(client.clone())
             .get_opt(&ns)
@@ -248,16 +265,7 @@ async fn deploy_is_idempotent_status_follows_readiness_and_delete_cleans_up() {
 async fn delete_leaves_no_labelled_object_and_keeps_a_foreign_namespace() {
     let client = support::admin_client().await;
     let ns = support::TestNamespace::new(&client, "kapture-delete").await;
-    stdout_json(&admin(&[
-        "-n",
-        &ns,
-        "deploy",
-        "-o",
-        "json",
-        "--components",
-        "redis,postgres",
-        "--wait=false",
-    ]));
+    deploy_components(&ns, "redis,postgres");
     let planned = stdout_json(&admin(&["-n", &ns, "delete", "--dry-run", "-o", "json"]));
     assert!(
         planned["objects"].as_array().unwrap().len() >= 4,
@@ -302,6 +310,212 @@ async fn delete_leaves_no_labelled_object_and_keeps_a_foreign_namespace() {
             "{kind} left behind"
         );
     }
+}
+
+/// The YAML documents of a client dry run, and the Postgres password its Secret carries.
+fn client_dry_run(out: &Output) -> (Vec<Value>, Option<String>) {
+    assert!(out.status.success(), "{}", stderr(out));
+    let text = String::from_utf8(out.stdout.clone()).unwrap();
+    let docs: Vec<Value> = serde_yaml::Deserializer::from_str(&text)
+        .map(|d| serde::Deserialize::deserialize(d).unwrap())
+        .collect();
+    let password = docs
+        .iter()
+        .find(|d| d["kind"] == "Secret" && d["metadata"]["name"] == "kapture-postgres")
+        .map(|d| d["data"]["password"].as_str().unwrap().to_string());
+    (docs, password)
+}
+
+#[tokio::test]
+async fn a_client_dry_run_piped_to_apply_keeps_the_postgres_password() {
+    let client = support::admin_client().await;
+    let ns = support::TestNamespace::new(&client, "kapture-pipe").await;
+    let dry = ["-n", &*ns, "deploy", "--dry-run=client", "-o", "yaml"];
+
+    // Nothing deployed yet: a new password, and one line on stderr saying so.
+    let before = admin(&dry);
+    let (_, fresh) = client_dry_run(&before);
+    assert!(fresh.is_some());
+    let warning = stderr(&before);
+    assert_eq!(
+        warning.trim_end(),
+        format!(
+            "warning: no Secret kapture-postgres in namespace \"{}\": the output carries a new password; \
+             applying it over an initialised Postgres would break logins",
+            &*ns
+        )
+    );
+
+    deploy_components(&ns, "postgres");
+    let secrets = Api::<Secret>::namespaced(client.clone(), &ns);
+    let stored = secrets.get("kapture-postgres").await.unwrap();
+    let stored_b64 = serde_json::to_value(&stored).unwrap()["data"]["password"].clone();
+
+    // Deployed: the output carries the stored password, quietly, every time.
+    let mut applied_version = None;
+    for _ in 0..2 {
+        let out = admin(&dry);
+        let (docs, password) = client_dry_run(&out);
+        assert_eq!(password.as_deref(), stored_b64.as_str());
+        assert_eq!(stderr(&out), "", "no warning when the password is reused");
+        // Applying the output, as kubectl apply --server-side would, leaves the password as it
+        // was (the first apply records kubectl as a co-owner in managedFields; later ones write
+        // nothing at all).
+        let secret = docs.into_iter().find(|d| d["kind"] == "Secret").unwrap();
+        let applied = secrets
+            .patch(
+                "kapture-postgres",
+                &PatchParams::apply("kubectl").force(),
+                &Patch::Apply(&secret),
+            )
+            .await
+            .unwrap();
+        assert_eq!(applied.data, stored.data);
+        if let Some(version) = &applied_version {
+            assert_eq!(&applied.metadata.resource_version, version);
+        }
+        applied_version = Some(applied.metadata.resource_version);
+    }
+
+    // The table asks nothing (it shows no password), nor does a render without Postgres.
+    for args in [
+        vec!["-n", &*ns, "deploy", "--dry-run=client"],
+        vec![
+            "-n",
+            &*ns,
+            "deploy",
+            "--dry-run=client",
+            "-o",
+            "yaml",
+            "--components",
+            "redis",
+        ],
+    ] {
+        let out = kapture("/nonexistent/kubeconfig", &args);
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert_eq!(stderr(&out), "", "{args:?}");
+    }
+
+    // Without the right to read Secrets: still rendered, one line naming the refusal.
+    let out = kapture(&support::nobody_kubeconfig_path(), &dry);
+    let (_, password) = client_dry_run(&out);
+    assert!(password.is_some());
+    let err = stderr(&out);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with(&format!(
+            "warning: cannot read Secret kapture-postgres in namespace \"{}\" (forbidden: user \"nobody\" cannot get secrets/kapture-postgres",
+            &*ns
+        )),
+        "{err}"
+    );
+    assert!(err.trim_end().ends_with("would break logins"), "{err}");
+}
+
+#[tokio::test]
+async fn delete_namespace_too_names_what_is_not_kaptures_first() {
+    let client = support::admin_client().await;
+    // A namespace Kapture creates (so --namespace-too may delete it), then somebody's own app.
+    let ns = support::TestNamespace::reserved(&support::kubeconfig_path(), "kapture-census");
+    deploy_components(&ns, "redis");
+    let settings: k8s_openapi::api::core::v1::ConfigMap =
+        serde_json::from_value(json!({"metadata": {"name": "settings"}, "data": {"a": "b"}}))
+            .unwrap();
+    Api::namespaced(client.clone(), &ns)
+        .create(&PostParams::default(), &settings)
+        .await
+        .unwrap();
+    let web: k8s_openapi::api::apps::v1::Deployment = serde_json::from_value(json!({
+        "metadata": {"name": "web"},
+        "spec": {
+            "replicas": 2,
+            "selector": {"matchLabels": {"app": "web"}},
+            "template": {
+                "metadata": {"labels": {"app": "web"}},
+                "spec": {"containers": [{"name": "web", "image": "nginx:1"}]}
+            }
+        }
+    }))
+    .unwrap();
+    Api::namespaced(client.clone(), &ns)
+        .create(&PostParams::default(), &web)
+        .await
+        .unwrap();
+    // The Deployment's ReplicaSet and pods are reported as the Deployment, once they exist.
+    support::wait_for("the web pods", support::WAIT, || async {
+        let pods = Api::<k8s_openapi::api::core::v1::Pod>::namespaced(client.clone(), &ns)
+            .list(&ListParams::default().labels("app=web"))
+            .await
+            .unwrap();
+        if pods.items.len() == 2 {
+            Ok(())
+        } else {
+            Err(format!("{} pods", pods.items.len()))
+        }
+    })
+    .await;
+    let expected = json!([
+        {"kind": "Deployment", "name": "web"},
+        {"kind": "ConfigMap", "name": "settings"},
+    ]);
+
+    let planned = stdout_json(&admin(&[
+        "-n",
+        &ns,
+        "delete",
+        "--namespace-too",
+        "--dry-run",
+        "-o",
+        "json",
+    ]));
+    assert_eq!(planned["foreign"], expected, "{planned:#}");
+    assert_eq!(planned["namespace_deleted"], true);
+    let table = admin(&["-n", &ns, "delete", "--namespace-too", "--dry-run"]);
+    let text = String::from_utf8_lossy(&table.stdout);
+    assert!(
+        text.contains("Not Kapture's, would go with namespace")
+            && text.contains("  Deployment web"),
+        "{text}"
+    );
+    // Without --yes and a terminal: refused, and the refusal names them.
+    let refused = admin(&["-n", &ns, "delete", "--namespace-too"]);
+    assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
+    let err = stderr(&refused);
+    assert!(
+        err.contains("also holds 2 objects Kapture did not create, deleted with it: Deployment web, ConfigMap settings.")
+            && err.contains("--yes"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+    // Plain delete keeps the namespace and does not look at what else is there.
+    let plain = stdout_json(&admin(&["-n", &ns, "delete", "--dry-run", "-o", "json"]));
+    assert_eq!(plain["foreign"], Value::Null);
+
+    let deleted = admin(&[
+        "-n",
+        &ns,
+        "delete",
+        "--namespace-too",
+        "--yes",
+        "-o",
+        "json",
+        "--timeout",
+        "60s",
+    ]);
+    let report = stdout_json(&deleted);
+    assert_eq!(report["foreign"], expected);
+    assert!(
+        stderr(&deleted).contains("note: Namespace"),
+        "{}",
+        stderr(&deleted)
+    );
+    assert!(
+        Api::<k8s_openapi::api::core::v1::Namespace>::all(client.clone())
+            .get_opt(&ns)
+            .await
+            .unwrap()
+            .is_none()
+    );
 }
 
 #[tokio::test]

@@ -10,14 +10,15 @@ use super::{parse_duration, DryRun};
 use crate::component::Component;
 use crate::images::{self, ImageName, ImageRef, Overrides};
 use crate::kafka::bootstrap::Bootstrap;
-use crate::manifests::{KafkaMode, PullPolicy, RenderParams, ResourcePreset, Storage};
+use crate::manifests::{self, KafkaMode, PullPolicy, RenderParams, ResourcePreset, Storage};
 
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:\n  \
 kubectl kapture deploy                                  # everything, 3 brokers, KRaft\n  \
 kubectl kapture deploy --components kafka,redis --brokers 1 --controllers 1 --replication-factor 1\n  \
-kubectl kapture deploy --dry-run=client -o yaml | kubectl apply --server-side -f -\n  \
+kubectl kapture deploy --dry-run=client -o yaml | kubectl apply --server-side -f -   # keeps the Postgres password\n  \
 kubectl kapture deploy --storage persistent --storage-class standard --wait --timeout 10m\n  \
+kubectl kapture deploy --retention 2d --storage persistent --storage-size 80Gi\n  \
 kubectl kapture deploy --kafka-bootstrap my-cluster-kafka-bootstrap.kafka.svc:9092  # an existing Kafka\n  \
 kubectl kapture deploy --registry mirror.example.com/dockerhub --set-image worker=mirror.example.com/kapture-worker:0.1.0")]
 pub struct DeployArgs {
@@ -85,7 +86,15 @@ pub struct DeployArgs {
     #[arg(long, default_value_t = RenderParams::default().rate,
           value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     rate: u32,
-    /// Show what would be applied instead of applying it.
+    /// How long Kafka keeps the records of the topics Kapture creates (retention.ms), 10m to
+    /// 30d, e.g. 90m, 12h, 2d. The default holds about 5 GB per broker at the default load,
+    /// half of a 10Gi volume (docs/manifests.md, "Topic retention"). Applies when a topic is
+    /// created; an existing topic keeps its configs.
+    #[arg(long, value_name = "DURATION", default_value = "6h", value_parser = parse_retention)]
+    retention: Duration,
+    /// Show what would be applied instead of applying it. With client and -o yaml|json, the
+    /// Postgres Secret carries the password the cluster's Secret already holds (one GET, 5 s at
+    /// most), so applying the output keeps it; without one, a new password and a warning.
     #[arg(long, value_enum, num_args = 0..=1, default_missing_value = "client", require_equals = true)]
     pub dry_run: Option<DryRun>,
     /// Wait until every component is ready (default: on when stderr is a terminal).
@@ -97,6 +106,13 @@ pub struct DeployArgs {
     /// Take over fields that another field manager owns instead of failing on the conflict.
     #[arg(long)]
     pub force_conflicts: bool,
+}
+
+/// `--retention`: a duration (humantime) within the bounds the manifests accept.
+fn parse_retention(text: &str) -> Result<Duration, String> {
+    let retention = parse_duration(text)?;
+    manifests::check_retention(retention)?;
+    Ok(retention)
 }
 
 /// What `--components` calls a component: Kafka's parts go by `kafka` together.
@@ -159,6 +175,7 @@ impl DeployArgs {
             resources: self.resources,
             load_generators: self.load_generators,
             rate: self.rate,
+            retention: self.retention,
             postgres_password,
         })
     }
@@ -286,6 +303,31 @@ mod tests {
             Cli::try_parse_from(argv).is_err(),
             "HOST:PORT is checked by clap"
         );
+    }
+
+    #[test]
+    fn retention_parses_durations_within_bounds() {
+        assert_eq!(
+            params(&[]).retention,
+            manifests::DEFAULT_RETENTION,
+            "the flag's default is the manifests' default"
+        );
+        assert_eq!(
+            params(&["--retention", "2d"]).retention,
+            Duration::from_secs(2 * 24 * 3600)
+        );
+        assert_eq!(
+            params(&["--retention", "90m"]).retention,
+            Duration::from_secs(90 * 60)
+        );
+        for bad in ["5m", "31d", "soon", "0"] {
+            let argv = ["kubectl-kapture", "deploy", "--retention", bad];
+            let err = Cli::try_parse_from(argv).unwrap_err().to_string();
+            assert!(err.contains("--retention"), "{bad}: {err}");
+        }
+        let argv = ["kubectl-kapture", "deploy", "--retention", "5m"];
+        let err = Cli::try_parse_from(argv).unwrap_err().to_string();
+        assert!(err.contains("shorter than 10m"), "{err}");
     }
 
     #[test]

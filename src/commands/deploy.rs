@@ -1,6 +1,6 @@
 //! `kubectl kapture deploy`: render, discover, check ownership, apply, optionally wait.
 use std::io::IsTerminal;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use rand::distr::{Alphanumeric, SampleString};
@@ -8,12 +8,17 @@ use serde::Serialize;
 
 use crate::cli::deploy::DeployArgs;
 use crate::cli::{DryRun, GlobalArgs};
-use crate::error::KaptureError;
+use crate::component::Component;
+use crate::error::{KaptureError, OneLine};
 use crate::k8s::apply::{self, Applied, ApplyOptions, Existing, Outcome};
 use crate::k8s::discovery;
 use crate::k8s::workloads::{self, NamespaceState};
 use crate::manifests::{self, Manifest};
 use crate::output::{self, OutputFormat, Tabular};
+use crate::password::{self, Lookup};
+
+/// How long a client dry run waits for the cluster to say whether the Postgres Secret exists.
+const SECRET_LOOKUP_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// What deploy reports on stdout (`-o json|yaml` field names are stable).
 #[derive(Debug, Serialize)]
@@ -77,11 +82,38 @@ impl Tabular for DeployReport {
     }
 }
 
+fn generate_password() -> String {
+    Alphanumeric.sample_string(&mut rand::rng(), 32)
+}
+
 pub async fn run(global: &GlobalArgs, args: DeployArgs) -> Result<()> {
-    let password = Alphanumeric.sample_string(&mut rand::rng(), 32);
-    let params = args
-        .render_params(&global.namespace, password)
+    let mut params = args
+        .render_params(&global.namespace, String::new())
         .map_err(KaptureError::InvalidInput)?;
+    // A normal deploy keeps an existing Secret (`kept`), whatever password was rendered. A
+    // client dry run's YAML or JSON is applied by kubectl, which keeps nothing: it carries the
+    // password the Secret already holds. The table shows no password and asks nothing.
+    let client_manifests = args.dry_run == Some(DryRun::Client)
+        && global.output != OutputFormat::Table
+        && params.components.contains(&Component::Postgres);
+    params.postgres_password = if client_manifests {
+        let choice = password::choose(
+            existing_password(global).await,
+            &global.namespace,
+            generate_password,
+        );
+        match &choice.warning {
+            Some(warning) => eprintln!("warning: {warning}"),
+            None => tracing::info!(
+                "the output carries the password of Secret {} in namespace {}",
+                password::SECRET_NAME,
+                global.namespace
+            ),
+        }
+        choice.password
+    } else {
+        generate_password()
+    };
     let manifests = manifests::render(&params)?;
     if args.dry_run == Some(DryRun::Client) {
         return print_client_dry_run(global.output, &manifests);
@@ -135,6 +167,23 @@ pub async fn run(global: &GlobalArgs, args: DeployArgs) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// One GET of the Postgres Secret, bounded: any failure (no kubeconfig, unreachable, forbidden,
+/// no answer in time) is an unknown, not an error, because a client dry run needs no cluster.
+async fn existing_password(global: &GlobalArgs) -> Lookup {
+    let read = async {
+        let cluster = crate::k8s::connect(&global.cluster()).await?;
+        workloads::secret(&cluster, password::SECRET_NAME).await
+    };
+    match tokio::time::timeout(SECRET_LOOKUP_TIMEOUT, read).await {
+        Ok(Ok(found)) => Lookup::of(found.as_ref()),
+        Ok(Err(e)) => Lookup::Unknown(OneLine(&e).to_string()),
+        Err(_) => Lookup::Unknown(format!(
+            "the cluster did not answer within {}s",
+            SECRET_LOOKUP_TIMEOUT.as_secs()
+        )),
+    }
 }
 
 fn workload_count(manifests: &[Manifest]) -> usize {

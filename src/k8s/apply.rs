@@ -9,7 +9,7 @@ use super::discovery::{Resolver, ServedKind};
 use super::{errors, Cluster};
 use crate::component::Component;
 use crate::error::KaptureError;
-use crate::manifests::{Manifest, FIELD_MANAGER, LABEL_PART_OF, PART_OF};
+use crate::manifests::{is_kapture_labelled, Manifest, FIELD_MANAGER};
 
 /// How many requests are in flight at once: enough to hide latency, few enough to be polite.
 const CONCURRENCY: usize = 16;
@@ -56,18 +56,9 @@ impl Existing {
     fn of(object: Option<&DynamicObject>) -> Existing {
         match object {
             None => Existing::Absent,
-            Some(o)
-                if o.metadata
-                    .labels
-                    .as_ref()
-                    .and_then(|l| l.get(LABEL_PART_OF))
-                    .map(String::as_str)
-                    == Some(PART_OF) =>
-            {
-                Existing::Ours {
-                    content: content(o),
-                }
-            }
+            Some(o) if is_kapture_labelled(&o.metadata) => Existing::Ours {
+                content: content(o),
+            },
             Some(_) => Existing::Foreign,
         }
     }
@@ -203,6 +194,7 @@ pub async fn apply_all(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::manifests::{LABEL_PART_OF, PART_OF};
     use std::collections::BTreeMap;
 
     fn object(labels: &[(&str, &str)], rv: &str) -> DynamicObject {

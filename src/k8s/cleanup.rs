@@ -4,12 +4,14 @@ use std::time::Duration;
 use anyhow::Result;
 use futures::future::try_join_all;
 use kube::api::{Api, DeleteParams, DynamicObject, ListParams};
+use kube::core::ObjectMeta;
 use kube::runtime::watcher;
 use kube::ResourceExt;
 
 use super::discovery::{Resolver, ServedKind};
 use super::wait::{self, Wait};
 use super::{errors, Cluster};
+use crate::foreign::Listed;
 use crate::manifests::SELECTOR;
 
 /// The objects of one kind that Kapture owns in the namespace.
@@ -23,29 +25,62 @@ fn api(cluster: &Cluster, kind: &ServedKind) -> Api<DynamicObject> {
     Api::namespaced_with(cluster.client.clone(), &cluster.namespace, &kind.resource)
 }
 
+/// Lists the metadata of the objects of each kind matching `params` (concurrently), keeping
+/// the order of `kinds`.
+async fn list_each(
+    cluster: &Cluster,
+    resolver: &Resolver,
+    kinds: &[(String, String)],
+    params: &ListParams,
+) -> Result<Vec<(ServedKind, Vec<ObjectMeta>)>> {
+    try_join_all(kinds.iter().map(|(api_version, kind)| async move {
+        let served = resolver.resolve(api_version, kind)?.clone();
+        let list = api(cluster, &served)
+            .list_metadata(params)
+            .await
+            .map_err(|e| errors::explain(cluster, "list", &served.resource.plural, e))?;
+        let objects = list.items.into_iter().map(|o| o.metadata).collect();
+        Ok((served, objects))
+    }))
+    .await
+}
+
 /// Lists Kapture's objects of each kind (concurrently), keeping the order of `kinds`.
 pub async fn list_owned(
     cluster: &Cluster,
     resolver: &Resolver,
     kinds: &[(String, String)],
 ) -> Result<Vec<Owned>> {
-    try_join_all(kinds.iter().map(|(api_version, kind)| async move {
-        let served = resolver.resolve(api_version, kind)?.clone();
-        let list = api(cluster, &served)
-            .list_metadata(&ListParams::default().labels(SELECTOR))
-            .await
-            .map_err(|e| errors::explain(cluster, "list", &served.resource.plural, e))?;
-        let names = list
-            .items
-            .into_iter()
-            .filter_map(|o| o.metadata.name)
-            .collect();
-        Ok(Owned {
-            kind: served,
-            names,
+    let lists = list_each(
+        cluster,
+        resolver,
+        kinds,
+        &ListParams::default().labels(SELECTOR),
+    )
+    .await?;
+    Ok(lists
+        .into_iter()
+        .map(|(kind, objects)| Owned {
+            kind,
+            names: objects.into_iter().filter_map(|o| o.name).collect(),
         })
-    }))
-    .await
+        .collect())
+}
+
+/// Lists every object of each kind, Kapture's or not (metadata only, concurrently).
+pub async fn list_all(
+    cluster: &Cluster,
+    resolver: &Resolver,
+    kinds: &[(String, String)],
+) -> Result<Vec<Listed>> {
+    let lists = list_each(cluster, resolver, kinds, &ListParams::default()).await?;
+    Ok(lists
+        .into_iter()
+        .map(|(kind, objects)| Listed {
+            kind: kind.resource.kind,
+            objects,
+        })
+        .collect())
 }
 
 /// Deletes each kind's labelled objects with one collection delete, in the order given.

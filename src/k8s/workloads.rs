@@ -6,7 +6,7 @@ use anyhow::Result;
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{Event, Namespace, Pod};
+use k8s_openapi::api::core::v1::{Event, Namespace, Pod, Secret};
 use kube::api::{Api, ListParams, Patch, PatchParams};
 use kube::core::ObjectMeta;
 use kube::runtime::reflector::Store;
@@ -16,7 +16,9 @@ use super::wait::{self, Wait};
 use super::{errors, Cluster};
 use crate::error::KaptureError;
 use crate::kafka::bootstrap::{self, Bootstrap};
-use crate::manifests::{FIELD_MANAGER, LABEL_MANAGED_BY, LABEL_PART_OF, PART_OF, SELECTOR};
+use crate::manifests::{
+    is_kapture_labelled, FIELD_MANAGER, LABEL_MANAGED_BY, LABEL_PART_OF, PART_OF, SELECTOR,
+};
 use crate::status::{self, Observed};
 
 async fn list<K>(cluster: &Cluster, what: &str) -> Result<Vec<K>>
@@ -157,19 +159,18 @@ pub async fn namespace_state(cluster: &Cluster) -> Result<NamespaceState> {
     })?;
     Ok(match found {
         None => NamespaceState::Absent,
-        Some(ns)
-            if ns
-                .metadata
-                .labels
-                .as_ref()
-                .and_then(|l| l.get(LABEL_PART_OF))
-                .map(String::as_str)
-                == Some(PART_OF) =>
-        {
-            NamespaceState::Ours
-        }
+        Some(ns) if is_kapture_labelled(&ns.metadata) => NamespaceState::Ours,
         Some(_) => NamespaceState::Foreign,
     })
+}
+
+/// One GET of a Secret in the namespace; `None` when there is none of that name.
+pub async fn secret(cluster: &Cluster, name: &str) -> Result<Option<Secret>> {
+    cluster
+        .api::<Secret>()
+        .get_opt(name)
+        .await
+        .map_err(|e| errors::explain(cluster, "get", &format!("secrets/{name}"), e))
 }
 
 /// Creates the namespace, labelled as Kapture's, with server-side apply.

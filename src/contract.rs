@@ -21,6 +21,8 @@ pub mod env {
     pub const ORDER_SERVICE_URL: &str = "KAPTURE_ORDER_SERVICE_URL";
     pub const LISTEN: &str = "KAPTURE_LISTEN";
     pub const METRICS_LISTEN: &str = "KAPTURE_METRICS_LISTEN";
+    pub const LIVENESS_TIMEOUT: &str = "KAPTURE_LIVENESS_TIMEOUT";
+    pub const POSTGRES_TIMEOUT: &str = "KAPTURE_POSTGRES_TIMEOUT";
     pub const RATE: &str = "KAPTURE_RATE";
     pub const SEED: &str = "KAPTURE_SEED";
     pub const PARTITIONS: &str = "KAPTURE_PARTITIONS";

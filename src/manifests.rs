@@ -1703,11 +1703,10 @@ mod tests {
             env::METRICS_LISTEN,
             env::RATE,
             env::SEED,
-            env::PARTITIONS,
-            env::REPLICATION_FACTOR,
             env::ACK_REDIS,
         ]
         .into();
+        // Partitions and replication are the topic Job's alone: no role creates a topic.
         let roles = Component::ALL.into_iter().filter(|c| c.is_worker_role());
         for role in roles.map(Component::name) {
             let d = json(find(&ms, "Deployment", &format!("kapture-{role}")));
@@ -1795,11 +1794,21 @@ mod tests {
             env_of("loadgen", env::ORDER_SERVICE_URL)["value"],
             json!("http://kapture-order-service:8080")
         );
-        assert_eq!(env_of("router", env::PARTITIONS)["value"], json!("6"));
-        assert_eq!(
-            env_of("router", env::REPLICATION_FACTOR)["value"],
-            json!("3")
-        );
+        let job = ms
+            .iter()
+            .find(|m| m.kind() == "Job" && m.name().starts_with("kapture-kafka-topics"))
+            .expect("topic Job");
+        let job = json(job);
+        let job_env = job["spec"]["template"]["spec"]["containers"][0]["env"]
+            .as_array()
+            .expect("env")
+            .clone();
+        for (name, value) in [(env::PARTITIONS, "6"), (env::REPLICATION_FACTOR, "3")] {
+            assert!(
+                job_env.contains(&json!({"name": name, "value": value})),
+                "{name} in {job_env:?}"
+            );
+        }
 
         let order = json(find(&ms, "Deployment", "kapture-order-service"));
         let c = &order["spec"]["template"]["spec"]["containers"][0];

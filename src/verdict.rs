@@ -13,11 +13,20 @@ pub struct StateRow {
     pub topic_messages: Option<u64>,
 }
 
+/// Dead letters of one role and reason.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeadLetterCount {
+    pub role: String,
+    /// The field (or `postgres`, `store_revenue_overflow`) that made it unstorable.
+    pub reason: String,
+    pub messages: u64,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Report {
     pub acked: u64,
     pub postgres_rows: u64,
-    /// Acknowledged but not in Postgres.
+    /// Acknowledged but neither in Postgres nor dead-lettered.
     pub lost: u64,
     /// Counted more than once: ids acknowledged twice, ids present twice in Postgres, and
     /// transactions the Redis aggregates count more often than Postgres holds them.
@@ -34,6 +43,23 @@ pub struct Report {
     pub lost_sample: Vec<String>,
     pub unexpected_sample: Vec<String>,
     pub states: Vec<StateRow>,
+    /// Distinct ids in the dead-letter topic, when it was read.
+    #[serde(default)]
+    pub dead_lettered: Option<u64>,
+    /// Of those, how many were acknowledged (accounted for, not lost).
+    #[serde(default)]
+    pub dead_lettered_acked: u64,
+    #[serde(default)]
+    pub dead_letters: Vec<DeadLetterCount>,
+    /// `id (role: reason)` examples.
+    #[serde(default)]
+    pub dead_letter_sample: Vec<String>,
+    /// Stores whose Redis count or revenue differs from what it should be, and examples.
+    #[serde(default)]
+    pub store_mismatches: u64,
+    #[serde(default)]
+    pub store_mismatch_sample: Vec<String>,
+    /// Nothing lost, nothing counted twice, and Redis holds what Postgres holds.
     pub ok: bool,
 }
 
@@ -73,12 +99,30 @@ impl Tabular for Report {
         ];
         if let Some(m) = self.aggregates_match {
             lines.push(format!(
-                "redis aggregates match postgres: {m} (under-count {})",
-                self.redis_undercount
+                "redis aggregates match postgres: {m} (under-count {}, stores differing {})",
+                self.redis_undercount, self.store_mismatches
             ));
+            for line in &self.store_mismatch_sample {
+                lines.push(format!("  {line}"));
+            }
         }
         if let Some(t) = self.topic_messages_total {
             lines.push(format!("per-state topic messages: {t}"));
+        }
+        if let Some(d) = self.dead_lettered {
+            lines.push(format!(
+                "dead-lettered: {d} ids, {} of them acknowledged (accounted for, not lost)",
+                self.dead_lettered_acked
+            ));
+            for c in &self.dead_letters {
+                lines.push(format!("  {} by {}: {}", c.messages, c.role, c.reason));
+            }
+            if !self.dead_letter_sample.is_empty() {
+                lines.push(format!(
+                    "dead letters (sample): {}",
+                    self.dead_letter_sample.join("; ")
+                ));
+            }
         }
         if !self.lost_sample.is_empty() {
             lines.push(format!("lost (sample): {}", self.lost_sample.join(" ")));

@@ -61,9 +61,10 @@ sed -E 's/^\{"id":"([^"]*)"/\1\t&/' "$WORK/payloads.jsonl" >"$WORK/keyed.tsv"
 ours=(); theirs=()
 for i in $(seq 1 "$ROUNDS"); do
   topic_k="${RUN}k$i.transactions"
-  # Create both topics beforehand the same way (no messages), so both runs start alike.
-  "$W" loadgen --direct --count 0 --topic-prefix "${RUN}k$i." --metrics-listen "127.0.0.1:$(port)" >/dev/null
-  "$W" loadgen --direct --count 0 --topic-prefix "${RUN}w$i." --metrics-listen "127.0.0.1:$(port)" >/dev/null
+  # Create both flows' topics beforehand the same way (the topic Job's part), so both runs
+  # start alike.
+  "$W" create-topics --topic-prefix "${RUN}k$i." 2>/dev/null
+  "$W" create-topics --topic-prefix "${RUN}w$i." 2>/dev/null
   # Same producer settings as the worker: idempotent, acks=all, lz4, linger 5 ms.
   start=$(date +%s.%N)
   kcat -P -b "$KAPTURE_TEST_KAFKA" -t "$topic_k" -X enable.idempotence=true -X acks=all \
@@ -84,6 +85,7 @@ ours_med=$(printf '%s\n' "${ours[@]}" | median)
 
 echo "== order service under load: $HTTP_N requests, concurrency $CONC" >&2
 mport=$(port); api=$(port)
+"$W" create-topics --topic-prefix "${RUN}h." 2>/dev/null
 /usr/bin/time -v -o "$WORK/rss-order-service" "$W" order-service --topic-prefix "${RUN}h." \
   --listen "127.0.0.1:$api" --metrics-listen "127.0.0.1:$mport" --redis-prefix "${RUN}h:" &
 PIDS+=($!)

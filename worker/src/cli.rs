@@ -96,6 +96,10 @@ pub struct PostgresArgs {
     /// Schema holding the `transactions` table (created if missing).
     #[arg(long, env = env::POSTGRES_SCHEMA, default_value = "public", value_parser = parse_schema)]
     pub postgres_schema: String,
+    /// Longest wait for a connection, and for each statement, before it counts as failed
+    /// (and is retried on a fresh connection).
+    #[arg(long, env = env::POSTGRES_TIMEOUT, default_value = "30s", value_parser = humantime::parse_duration)]
+    pub postgres_timeout: Duration,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -103,6 +107,10 @@ pub struct MetricsArgs {
     /// Address of the /metrics, /healthz and /readyz listener.
     #[arg(long, env = env::METRICS_LISTEN, default_value = "0.0.0.0:9090")]
     pub metrics_listen: SocketAddr,
+    /// /healthz fails (the kubelet restarts the role) once one operation, such as a batch
+    /// write to a database that stopped answering, has run this long.
+    #[arg(long, env = env::LIVENESS_TIMEOUT, default_value = "90s", value_parser = humantime::parse_duration)]
+    pub liveness_timeout: Duration,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -1,6 +1,8 @@
-//! `kapture-worker create-topics`: the deploy's topic Job. Creates `transactions` with the
-//! deploy's partitions, replication factor and topic configs once Kafka answers; brokers may
-//! still be starting, so it retries, bounded by `--timeout`.
+//! `kapture-worker create-topics`: the deploy's topic Job, the one place topics are created.
+//! Creates `transactions`, a per-state topic for each of the 50 states and DC, and the
+//! dead-letter topic with the deploy's partitions, replication factor and topic configs
+//! (retention among them) once Kafka answers; brokers may still be starting, so it retries,
+//! bounded by `--timeout`. Topics already there are left as they are.
 use std::time::Duration;
 
 use anyhow::Result;
@@ -12,7 +14,7 @@ use super::kafka_config;
 const RETRY: Duration = Duration::from_secs(5);
 
 pub async fn run(args: CreateTopicsArgs) -> Result<()> {
-    let topic = args.kafka.names("").source_topic();
+    let topics = args.kafka.names("").all_topics();
     let bootstrap = &args.kafka.kafka_bootstrap;
     let admin = kafka_config::admin(bootstrap)?;
     let deadline = tokio::time::Instant::now() + args.timeout;
@@ -21,7 +23,7 @@ pub async fn run(args: CreateTopicsArgs) -> Result<()> {
         attempt += 1;
         let created = kafka_config::ensure_topics(
             &admin,
-            std::slice::from_ref(&topic),
+            &topics,
             args.kafka.partitions,
             args.kafka.replication_factor,
             &args.configs,
@@ -29,8 +31,8 @@ pub async fn run(args: CreateTopicsArgs) -> Result<()> {
         .await;
         match created {
             Ok(()) => {
-                tracing::info!(%topic, partitions = args.kafka.partitions,
-                    replication_factor = args.kafka.replication_factor, "topic in place");
+                tracing::info!(topics = topics.len(), first = %topics[0], partitions = args.kafka.partitions,
+                    replication_factor = args.kafka.replication_factor, "topics in place");
                 return Ok(());
             }
             Err(e) if tokio::time::Instant::now() + RETRY < deadline => {
@@ -39,7 +41,8 @@ pub async fn run(args: CreateTopicsArgs) -> Result<()> {
             }
             Err(e) => {
                 return Err(e.context(format!(
-                    "creating {topic} at {bootstrap}: gave up after {attempt} attempts"
+                    "creating {} topics at {bootstrap}: gave up after {attempt} attempts",
+                    topics.len()
                 )))
             }
         }

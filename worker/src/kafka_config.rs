@@ -21,6 +21,9 @@ pub fn producer_settings(bootstrap: &str) -> Vec<(&'static str, String)> {
     vec![
         ("bootstrap.servers", bootstrap.to_owned()),
         ("enable.idempotence", "true".into()),
+        // Topics are the topic Job's (`create-topics`), with the deploy's settings; a
+        // produce must never create one with the broker's defaults.
+        ("allow.auto.create.topics", "false".into()),
         ("acks", "all".into()),
         ("linger.ms", "5".into()),
         ("compression.type", "lz4".into()),
@@ -76,6 +79,16 @@ fn client_config(settings: &[(&'static str, String)]) -> ClientConfig {
 
 pub fn producer_config(bootstrap: &str) -> ClientConfig {
     client_config(&producer_settings(bootstrap))
+}
+
+/// A producer whose writes to a partition never have gaps: should a message fail for good,
+/// librdkafka raises a fatal error instead of delivering the ones behind it (the router's
+/// restart replay relies on it, see `router`).
+pub fn gapless_producer(bootstrap: &str) -> Result<FutureProducer> {
+    let mut cfg = producer_config(bootstrap);
+    cfg.set("enable.gapless.guarantee", "true");
+    cfg.create()
+        .with_context(|| format!("creating a Kafka producer for {bootstrap}"))
 }
 
 pub fn producer(bootstrap: &str) -> Result<FutureProducer> {
@@ -147,6 +160,22 @@ pub fn subscribed_consumer(
         .subscribe(&[topic])
         .with_context(|| format!("subscribing group {group} to {topic}"))?;
     Ok((consumer, group))
+}
+
+/// Whether `topic` exists with at least one partition (a missing topic is not an error in
+/// a metadata answer, only a flag on the topic).
+pub fn topic_exists<C: ClientContext>(
+    client: &rdkafka::client::Client<C>,
+    topic: &str,
+    timeout: Duration,
+) -> Result<bool> {
+    let metadata = client
+        .fetch_metadata(Some(topic), timeout)
+        .with_context(|| format!("fetching metadata of {topic}"))?;
+    Ok(metadata
+        .topics()
+        .iter()
+        .any(|t| t.name() == topic && t.error().is_none() && !t.partitions().is_empty()))
 }
 
 pub fn admin(bootstrap: &str) -> Result<AdminClient<DefaultClientContext>> {

@@ -4,9 +4,11 @@
 //!
 //! What it promises the manifests (topics, ports, addresses, environment variables) is written in
 //! `kapture::contract`.
+pub mod acks;
 pub mod cli;
 pub mod consume;
 pub mod create_topics;
+pub mod dead_letter;
 pub mod kafka_config;
 pub mod loadgen;
 pub mod metrics;

@@ -13,13 +13,13 @@ use rdkafka::error::KafkaError;
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::util::Timeout;
-use redis::AsyncCommands;
 use serde::Serialize;
 use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinSet;
 
 use kapture::component::Component;
 
+use super::acks;
 use super::cli::LoadgenArgs;
 use super::kafka_config;
 use super::metrics::{self, Metrics};
@@ -157,12 +157,7 @@ pub async fn run(args: LoadgenArgs, shutdown: Shutdown) -> Result<()> {
         return dump(&args, path, count);
     }
     let metrics = Metrics::new(Component::Loadgen);
-    metrics::serve(
-        args.metrics.metrics_listen,
-        metrics.clone(),
-        shutdown.clone(),
-    )
-    .await?;
+    metrics::serve(&args.metrics, metrics.clone(), shutdown.clone()).await?;
     let (ack_tx, ack_task) = start_ack_writer(&args).await?;
     metrics.set_ready(true);
     let limits = Limits {
@@ -198,8 +193,13 @@ fn dump(args: &LoadgenArgs, path: &Path, count: u64) -> Result<()> {
 
 type AckSender = Option<mpsc::Sender<String>>;
 
-/// Records acknowledged ids (file and/or Redis set) in the background; the task ends, having
-/// flushed everything, once every sender is dropped, and returns how many ids it recorded.
+/// Attempts to record a group of acknowledgements in Redis before the load generator stops.
+const ACK_ATTEMPTS: u32 = 5;
+
+/// Records acknowledged ids (file and/or Redis bitmaps, see `acks`) in the background; the
+/// task ends, having flushed everything, once every sender is dropped, and returns how many
+/// ids it recorded. A Redis error is retried on a fresh connection; when it persists the task
+/// fails, its channel closes, and the load generator stops and reports the error.
 async fn start_ack_writer(
     args: &LoadgenArgs,
 ) -> Result<(AckSender, tokio::task::JoinHandle<Result<u64>>)> {
@@ -215,8 +215,13 @@ async fn start_ack_writer(
         None => None,
     };
     let mut redis = if args.ack_redis {
-        let conn = redis_conn::connect(&redis_conn::client(&args.redis.redis_url)?).await?;
-        Some((conn, args.kafka.names(&args.redis.redis_prefix).acked_set()))
+        let client = redis_conn::client(&args.redis.redis_url)?;
+        let conn = redis_conn::connect(&client).await?;
+        let prefix = args
+            .kafka
+            .names(&args.redis.redis_prefix)
+            .acked_bitmap_prefix();
+        Some((client, conn, prefix))
     } else {
         None
     };
@@ -233,11 +238,16 @@ async fn start_ack_writer(
                     writeln!(w, "{id}").with_context(|| format!("writing {}", path.display()))?;
                 }
             }
-            if let Some((conn, key)) = &mut redis {
-                let _: u64 = conn
-                    .sadd(key.as_str(), &buf)
-                    .await
-                    .with_context(|| format!("SADD {key}"))?;
+            if let Some((client, conn, prefix)) = &mut redis {
+                let mut pipe = redis::pipe();
+                for id in &buf {
+                    let (suffix, bit) = acks::bit_of(id).with_context(|| {
+                        format!("id {id:?} is not a generated id; --ack-redis records only those")
+                    })?;
+                    pipe.setbit(format!("{prefix}{suffix}"), bit as usize, true)
+                        .ignore();
+                }
+                record_bits(client, conn, &pipe).await?;
             }
             recorded += buf.len() as u64;
             buf.clear();
@@ -254,10 +264,39 @@ async fn start_ack_writer(
     Ok((Some(tx), task))
 }
 
-async fn ack(tx: &AckSender, id: String) {
-    if let Some(tx) = tx {
-        // The writer only stops early on an I/O error, which its task reports.
-        let _ = tx.send(id).await;
+/// Runs the SETBIT pipeline (idempotent), retrying on a fresh connection.
+async fn record_bits(
+    client: &redis::Client,
+    conn: &mut redis::aio::MultiplexedConnection,
+    pipe: &redis::Pipeline,
+) -> Result<()> {
+    let mut attempt = 1;
+    loop {
+        match pipe.query_async::<()>(conn).await {
+            Ok(()) => return Ok(()),
+            Err(e) if attempt < ACK_ATTEMPTS => {
+                tracing::warn!(error = %e, attempt, "recording acknowledgements in Redis failed; retrying");
+                tokio::time::sleep(Duration::from_secs(1 << (attempt - 1))).await;
+                if let Ok(fresh) = redis_conn::connect(client).await {
+                    *conn = fresh;
+                }
+                attempt += 1;
+            }
+            Err(e) => {
+                return Err(e).context(format!(
+                    "recording acknowledged ids in Redis failed {ACK_ATTEMPTS} times; stopping the load"
+                ))
+            }
+        }
+    }
+}
+
+/// Hands an acknowledged id to the writer; false once the writer has failed (its task
+/// holds the error), which stops the load.
+async fn ack(tx: &AckSender, id: String) -> bool {
+    match tx {
+        Some(tx) => tx.send(id).await.is_ok(),
+        None => true,
     }
 }
 
@@ -311,7 +350,11 @@ async fn run_http(
         }
     };
 
-    while !shutdown.is_triggered() && !limits.reached(tally.sent, pacer.start.elapsed()) {
+    let mut recording = true;
+    while recording
+        && !shutdown.is_triggered()
+        && !limits.reached(tally.sent, pacer.start.elapsed())
+    {
         pacer.wait().await;
         let permit = permits
             .clone()
@@ -342,7 +385,7 @@ async fn run_http(
         tally.sent += 1;
         while let Some(done) = tasks.try_join_next() {
             if let Some(id) = handle(done.context("request task panicked")?, &mut tally) {
-                ack(&ack_tx, id).await;
+                recording &= ack(&ack_tx, id).await;
             }
         }
     }
@@ -367,6 +410,8 @@ struct Pending {
 struct DirectContext {
     metrics: Arc<Metrics>,
     acks: AckSender,
+    /// Set once the ack writer has failed: the load stops (the writer's task has the error).
+    acks_failed: std::sync::atomic::AtomicBool,
     tally: std::sync::Mutex<Tally>,
 }
 
@@ -388,7 +433,10 @@ impl ProducerContext for DirectContext {
                 if let (Some(tx), Some(id)) = (&self.acks, pending.id) {
                     // Not a runtime thread, so blocking is allowed; it paces the producer
                     // to the ack writer. An error means the writer failed, which it reports.
-                    let _ = tx.blocking_send(id);
+                    if tx.blocking_send(id).is_err() {
+                        self.acks_failed
+                            .store(true, std::sync::atomic::Ordering::Relaxed);
+                    }
                 }
             }
             Err((e, _)) => {
@@ -409,18 +457,10 @@ async fn run_direct(
 ) -> Result<Summary> {
     let names = args.kafka.names(&args.redis.redis_prefix);
     let topic = names.source_topic();
-    let admin = kafka_config::admin(&args.kafka.kafka_bootstrap)?;
-    kafka_config::ensure_topics(
-        &admin,
-        std::slice::from_ref(&topic),
-        args.kafka.partitions,
-        args.kafka.replication_factor,
-        &[],
-    )
-    .await?;
     let context = DirectContext {
         metrics: metrics.clone(),
         acks: ack_tx,
+        acks_failed: Default::default(),
         tally: Default::default(),
     };
     let producer: ThreadedProducer<DirectContext> =
@@ -429,6 +469,17 @@ async fn run_direct(
             .with_context(|| {
                 format!("creating Kafka producer for {}", args.kafka.kafka_bootstrap)
             })?;
+    let exists = {
+        let (client, topic) = (producer.client(), topic.clone());
+        tokio::task::block_in_place(|| {
+            kafka_config::topic_exists(client, &topic, Duration::from_secs(10))
+        })?
+    };
+    anyhow::ensure!(
+        exists,
+        "topic {topic} does not exist at {}: it is created by the topic Job (`kapture-worker create-topics`)",
+        args.kafka.kafka_bootstrap
+    );
     let mut generator = generator(args)?;
     let mut pacer = Pacer::new(args.rate);
     let mut sent = 0u64;
@@ -436,7 +487,14 @@ async fn run_direct(
 
     let record_ids = producer.context().acks.is_some();
     let mut payload = Vec::with_capacity(2048);
-    while !shutdown.is_triggered() && !limits.reached(sent, pacer.start.elapsed()) {
+    let acks_failed = || {
+        producer
+            .context()
+            .acks_failed
+            .load(std::sync::atomic::Ordering::Relaxed)
+    };
+    while !shutdown.is_triggered() && !acks_failed() && !limits.reached(sent, pacer.start.elapsed())
+    {
         pacer.wait().await;
         generator.next_json(&mut payload);
         // The key is the id, borrowed from the payload when it leads it (the model's case).

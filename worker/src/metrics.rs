@@ -1,7 +1,7 @@
 //! Prometheus metrics and the /metrics, /healthz, /readyz listener every role serves.
-use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use axum::extract::State;
@@ -17,6 +17,7 @@ use prometheus_client::registry::Registry;
 
 use kapture::component::Component;
 
+use super::cli::MetricsArgs;
 use super::shutdown::Shutdown;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -32,9 +33,25 @@ pub struct Metrics {
     pub consumed: Counter,
     pub failed: Family<Reason, Counter>,
     pub rejected: Family<Reason, Counter>,
+    pub dead_lettered: Family<Reason, Counter>,
     pub latency: Histogram,
     pub lag: Gauge,
     ready: AtomicBool,
+    /// Milliseconds after `born` when the operation in progress began; 0 when idle.
+    busy_since: AtomicU64,
+    born: Instant,
+    /// `/healthz` fails once one operation (a batch write, say) has run this long, in ms: a
+    /// hung database or broker then shows as not live (`--liveness-timeout`).
+    stuck_after: AtomicU64,
+}
+
+/// Marks an operation in progress for the liveness check; idle again when dropped.
+pub struct Busy<'a>(&'a Metrics);
+
+impl Drop for Busy<'_> {
+    fn drop(&mut self) {
+        self.0.busy_since.store(0, Ordering::Relaxed);
+    }
 }
 
 impl Metrics {
@@ -52,10 +69,14 @@ impl Metrics {
             consumed: Counter::default(),
             failed: Family::default(),
             rejected: Family::default(),
+            dead_lettered: Family::default(),
             // 0.5 ms .. ~16 s
             latency: Histogram::new(exponential_buckets(0.0005, 2.0, 16)),
             lag: Gauge::default(),
             ready: AtomicBool::new(false),
+            busy_since: AtomicU64::new(0),
+            born: Instant::now(),
+            stuck_after: AtomicU64::new(u64::MAX),
             registry: Registry::default(),
         };
         registry.register(
@@ -77,6 +98,11 @@ impl Metrics {
             "requests_rejected",
             "HTTP requests rejected, by reason",
             m.rejected.clone(),
+        );
+        registry.register(
+            "messages_dead_lettered",
+            "Messages written to the dead-letter topic instead of being routed or stored, by reason",
+            m.dead_lettered.clone(),
         );
         registry.register(
             "latency_seconds",
@@ -107,6 +133,33 @@ impl Metrics {
             .inc();
     }
 
+    pub fn dead_letter(&self, reason: &str) {
+        self.dead_lettered
+            .get_or_create(&Reason {
+                reason: reason.to_owned(),
+            })
+            .inc();
+    }
+
+    /// Starts an operation that liveness watches (`--liveness-timeout`).
+    pub fn busy(&self) -> Busy<'_> {
+        let since = self.born.elapsed().as_millis() as u64 + 1;
+        self.busy_since.store(since, Ordering::Relaxed);
+        Busy(self)
+    }
+
+    /// How long the operation in progress has run, if one is.
+    pub fn busy_for(&self) -> Option<Duration> {
+        match self.busy_since.load(Ordering::Relaxed) {
+            0 => None,
+            since => Some(
+                self.born
+                    .elapsed()
+                    .saturating_sub(Duration::from_millis(since - 1)),
+            ),
+        }
+    }
+
     pub fn set_ready(&self, ready: bool) {
         self.ready.store(ready, Ordering::Relaxed);
     }
@@ -127,7 +180,7 @@ impl Metrics {
 pub fn routes(metrics: Arc<Metrics>) -> axum::Router {
     axum::Router::new()
         .route("/metrics", get(metrics_handler))
-        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/healthz", get(live_handler))
         .route("/readyz", get(ready_handler))
         .with_state(metrics)
 }
@@ -142,6 +195,16 @@ async fn metrics_handler(State(m): State<Arc<Metrics>>) -> impl IntoResponse {
     )
 }
 
+async fn live_handler(State(m): State<Arc<Metrics>>) -> impl IntoResponse {
+    match m.busy_for() {
+        Some(d) if d.as_millis() >= u128::from(m.stuck_after.load(Ordering::Relaxed)) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("stuck: one operation has run for {} s\n", d.as_secs()),
+        ),
+        _ => (StatusCode::OK, "ok\n".to_string()),
+    }
+}
+
 async fn ready_handler(State(m): State<Arc<Metrics>>) -> impl IntoResponse {
     if m.is_ready() {
         (StatusCode::OK, "ready\n")
@@ -151,7 +214,11 @@ async fn ready_handler(State(m): State<Arc<Metrics>>) -> impl IntoResponse {
 }
 
 /// Binds the metrics listener and serves it until shutdown, in the background.
-pub async fn serve(addr: SocketAddr, metrics: Arc<Metrics>, shutdown: Shutdown) -> Result<()> {
+pub async fn serve(args: &MetricsArgs, metrics: Arc<Metrics>, shutdown: Shutdown) -> Result<()> {
+    let addr = args.metrics_listen;
+    metrics
+        .stuck_after
+        .store(args.liveness_timeout.as_millis() as u64, Ordering::Relaxed);
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("binding the metrics listener on {addr}"))?;

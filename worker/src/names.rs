@@ -1,6 +1,7 @@
 //! Names of topics, consumer groups and Redis keys, derived from the configured prefixes so
 //! that several flows (or tests) can share one broker, one Redis and one Postgres.
-use super::transaction::{state_topic, TRANSACTIONS_TOPIC};
+use super::model::geo;
+use super::transaction::{state_topic, DEAD_LETTER_TOPIC, TRANSACTIONS_TOPIC};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Names {
@@ -26,9 +27,10 @@ impl Names {
         format!("{}{}", self.topic_prefix, state_topic(state))
     }
 
-    /// librdkafka regex subscription (leading `^`) matching every per-state topic.
+    /// librdkafka regex subscription (leading `^`) matching every per-state topic: two
+    /// lower-case letters, so not the dead-letter topic beside them.
     pub fn state_topic_pattern(&self) -> String {
-        format!("^{}\\.[a-z0-9_-]+$", regex_escape(&self.source_topic()))
+        format!("^{}\\.[a-z][a-z]$", regex_escape(&self.source_topic()))
     }
 
     /// The state code (upper case) of a per-state topic, None for any other topic.
@@ -36,11 +38,22 @@ impl Names {
         let rest = topic
             .strip_prefix(&self.source_topic())?
             .strip_prefix('.')?;
-        let valid = !rest.is_empty()
-            && rest
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
+        let valid = rest.len() == 2 && rest.chars().all(|c| c.is_ascii_lowercase());
         valid.then(|| rest.to_ascii_uppercase())
+    }
+
+    /// Where the router and the sinks put what they cannot route or store.
+    pub fn dead_letter_topic(&self) -> String {
+        format!("{}{DEAD_LETTER_TOPIC}", self.topic_prefix)
+    }
+
+    /// Every topic the flow uses: the source, one per state of the geography, dead letters.
+    /// The topic Job creates them all, so no role creates a topic with its own defaults.
+    pub fn all_topics(&self) -> Vec<String> {
+        let mut topics = vec![self.source_topic()];
+        topics.extend(geo::STATES.iter().map(|s| self.state_topic(s.code)));
+        topics.push(self.dead_letter_topic());
+        topics
     }
 
     /// Consumer group id for a role: the topic prefix keeps groups of separate flows apart.
@@ -52,13 +65,15 @@ impl Names {
         format!("{}{suffix}", self.redis_prefix)
     }
 
-    /// Set of acknowledged transaction ids written by `loadgen --ack-redis`.
-    pub fn acked_set(&self) -> String {
-        self.redis_key("acked")
+    /// Prefix of the bitmaps `loadgen --ack-redis` writes: one per generator stream (the
+    /// hex id prefix follows), bit n set when the stream's n-th transaction was acknowledged.
+    pub fn acked_bitmap_prefix(&self) -> String {
+        self.redis_key("acked:")
     }
-    /// Set of ids the Redis sink has already counted (makes redelivery harmless).
-    pub fn processed_set(&self) -> String {
-        self.redis_key("sink:processed")
+    /// Hash of the offsets the Redis sink has applied, per stream (see `sink_redis`): what
+    /// makes redelivery harmless, bounded by the number of partitions.
+    pub fn applied_offsets(&self) -> String {
+        self.redis_key("sink:applied")
     }
     /// Hash state -> number of transactions (Redis sink).
     pub fn agg_state_count(&self) -> String {
@@ -83,9 +98,18 @@ impl Names {
 }
 
 fn regex_escape(s: &str) -> String {
+    backslash_escape(s, "\\.+*?()|[]{}^$")
+}
+
+/// A Redis glob pattern (SCAN MATCH) matching `s` literally.
+pub fn glob_escape(s: &str) -> String {
+    backslash_escape(s, "\\*?[]^")
+}
+
+fn backslash_escape(s: &str, specials: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
-        if "\\.+*?()|[]{}^$".contains(c) {
+        if specials.contains(c) {
             out.push('\\');
         }
         out.push(c);
@@ -110,9 +134,17 @@ mod tests {
         let n = Names::new("", "kapture:");
         assert_eq!(n.source_topic(), "transactions");
         assert_eq!(n.state_topic("CA"), "transactions.ca");
-        assert_eq!(n.acked_set(), "kapture:acked");
+        assert_eq!(n.acked_bitmap_prefix(), "kapture:acked:");
+        assert_eq!(n.dead_letter_topic(), "transactions.dead-letter");
         assert_eq!(n.group("kapture-router"), "kapture-router");
-        assert_eq!(n.state_topic_pattern(), "^transactions\\.[a-z0-9_-]+$");
+        assert_eq!(n.state_topic_pattern(), "^transactions\\.[a-z][a-z]$");
+        let all = n.all_topics();
+        assert_eq!(all.len(), 53);
+        assert_eq!(
+            (all[0].as_str(), all[52].as_str()),
+            ("transactions", "transactions.dead-letter")
+        );
+        assert!(all.contains(&"transactions.dc".to_string()));
     }
 
     #[test]
@@ -121,8 +153,9 @@ mod tests {
         assert_eq!(n.source_topic(), "t1.transactions");
         assert_eq!(n.state_topic("tx"), "t1.transactions.tx");
         assert_eq!(n.group("g"), "t1.g");
-        assert_eq!(n.processed_set(), "x:sink:processed");
-        assert_eq!(n.state_topic_pattern(), "^t1\\.transactions\\.[a-z0-9_-]+$");
+        assert_eq!(n.applied_offsets(), "x:sink:applied");
+        assert_eq!(n.dead_letter_topic(), "t1.transactions.dead-letter");
+        assert_eq!(n.state_topic_pattern(), "^t1\\.transactions\\.[a-z][a-z]$");
     }
 
     #[test]
@@ -136,6 +169,13 @@ mod tests {
         assert_eq!(n.state_of_topic("p-transactions."), None);
         assert_eq!(n.state_of_topic("transactions.ma"), None);
         assert_eq!(n.state_of_topic("p-transactions.m.a"), None);
+        assert_eq!(n.state_of_topic(&n.dead_letter_topic()), None);
+    }
+
+    #[test]
+    fn escapes_match_literally() {
+        assert_eq!(regex_escape("a.b+"), "a\\.b\\+");
+        assert_eq!(glob_escape("k*[x]:"), "k\\*\\[x\\]:");
     }
 
     #[test]

@@ -1,75 +1,61 @@
 //! Router: consumes `transactions`, writes each to `transactions.<state>`, and commits the
 //! source offsets only after every message of the batch was acknowledged (at-least-once).
-use std::collections::HashSet;
+//! What breaks the validation rule goes to the dead-letter topic instead.
+//!
+//! Each routed message carries its position in `transactions` ([`ORIGIN_PARTITION`],
+//! [`ORIGIN_OFFSET`]): a batch the router writes again after a restart then repeats positions
+//! the Redis sink has already applied, which is how it skips them with bounded state. That
+//! needs the router's writes to each partition to have no gaps, so its producer is gapless
+//! (librdkafka fails fatally rather than let a later message overtake a lost one) and any
+//! failed delivery ends the router without committing.
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Result};
 use futures::future::join_all;
-use rdkafka::message::{Message, OwnedMessage};
+use rdkafka::message::{Header, Message, OwnedHeaders, OwnedMessage};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::util::Timeout;
-use serde::Deserialize;
 
 use kapture::component::Component;
 
 use super::cli::RouterArgs;
 use super::consume::{commit_or_warn, next_batch};
+use super::dead_letter::{DeadLetters, Letter};
 use super::kafka_config;
 use super::metrics::{self, Metrics};
 use super::names::Names;
 use super::shutdown::Shutdown;
+use super::validation::{parse_transaction, Rejection};
 
-/// Attempts to deliver one batch before the router gives up (and exits without committing).
-const PRODUCE_ATTEMPTS: u32 = 5;
+/// Header: partition of `transactions` the routed message came from.
+pub const ORIGIN_PARTITION: &str = "kapture-origin-partition";
+/// Header: its offset there.
+pub const ORIGIN_OFFSET: &str = "kapture-origin-offset";
+
 const PRODUCE_TIMEOUT: Duration = Duration::from_secs(30);
 
-#[derive(Deserialize)]
-struct Routing {
-    store: RoutingStore,
-}
-#[derive(Deserialize)]
-struct RoutingStore {
-    location: RoutingLocation,
-}
-#[derive(Deserialize)]
-struct RoutingLocation {
-    state: String,
+/// The state (upper case) a transaction is routed by: its store's state, once the whole
+/// transaction passed the validation rule every role applies.
+pub fn route(payload: Option<&[u8]>) -> Result<String, Rejection> {
+    let payload = payload.unwrap_or_default();
+    parse_transaction(payload).map(|t| t.store.location.state)
 }
 
-/// The state (upper case) a transaction is routed by: its store's state.
-pub fn route(payload: Option<&[u8]>) -> Result<String, String> {
-    let payload = payload.ok_or("empty message")?;
-    let r: Routing =
-        serde_json::from_slice(payload).map_err(|e| format!("not a transaction: {e}"))?;
-    let state = r.store.location.state;
-    if state.len() == 2 && state.chars().all(|c| c.is_ascii_alphabetic()) {
-        Ok(state.to_ascii_uppercase())
-    } else {
-        Err(format!("store state {state:?} is not a two-letter code"))
-    }
-}
-
-/// One message to write: destination topic, key and payload.
+/// One message to write: destination topic, key, payload and where it came from.
 struct Out<'a> {
     topic: String,
     key: Option<&'a [u8]>,
     payload: &'a [u8],
+    origin: (i32, i64),
 }
 
 pub async fn run(args: RouterArgs, mut shutdown: Shutdown) -> Result<()> {
     let metrics = Metrics::new(Component::Router);
-    metrics::serve(
-        args.metrics.metrics_listen,
-        metrics.clone(),
-        shutdown.clone(),
-    )
-    .await?;
+    metrics::serve(&args.metrics, metrics.clone(), shutdown.clone()).await?;
     let names = args.kafka.names("");
     let bootstrap = &args.kafka.kafka_bootstrap;
-    let (partitions, rf) = (args.kafka.partitions, args.kafka.replication_factor);
-    let admin = kafka_config::admin(bootstrap)?;
-    kafka_config::ensure_topics(&admin, &[names.source_topic()], partitions, rf, &[]).await?;
-    let producer = kafka_config::producer(bootstrap)?;
+    let producer = kafka_config::gapless_producer(bootstrap)?;
+    let dead_letters = DeadLetters::new(bootstrap, &names, Component::Router)?;
     let (consumer, group) = kafka_config::subscribed_consumer(
         bootstrap,
         &names,
@@ -81,23 +67,17 @@ pub async fn run(args: RouterArgs, mut shutdown: Shutdown) -> Result<()> {
     metrics.set_ready(true);
     tracing::info!(%group, source = %names.source_topic(), "router up");
 
-    let mut known_topics: HashSet<String> = HashSet::new();
     let max = args.consumer.batch_size as usize;
     while let Some(batch) = next_batch(&consumer, max, &metrics, &mut shutdown).await {
-        let out = plan(&batch, &names, &metrics);
-        let new: Vec<String> = out
-            .iter()
-            .map(|o| o.topic.clone())
-            .filter(|t| !known_topics.contains(t))
-            .collect::<HashSet<_>>()
-            .into_iter()
-            .collect();
-        if !new.is_empty() {
-            kafka_config::ensure_topics(&admin, &new, partitions, rf, &[]).await?;
-            known_topics.extend(new);
-        }
+        let (out, letters) = plan(&batch, &names);
         let started = Instant::now();
-        produce_all(&producer, &out, &metrics).await?;
+        let _busy = metrics.busy();
+        let (routed, dead) = tokio::join!(
+            produce_all(&producer, &out, &metrics),
+            dead_letters.send_all(&letters, &metrics)
+        );
+        routed?;
+        dead?;
         metrics.latency.observe(started.elapsed().as_secs_f64());
         commit_or_warn(&consumer, &batch, &metrics);
     }
@@ -106,57 +86,70 @@ pub async fn run(args: RouterArgs, mut shutdown: Shutdown) -> Result<()> {
     Ok(())
 }
 
-fn plan<'a>(batch: &'a [OwnedMessage], names: &Names, metrics: &Metrics) -> Vec<Out<'a>> {
+fn plan<'a>(batch: &'a [OwnedMessage], names: &Names) -> (Vec<Out<'a>>, Vec<Letter<'a>>) {
     let mut out = Vec::with_capacity(batch.len());
+    let mut letters = Vec::new();
     for m in batch {
         match route(m.payload()) {
             Ok(state) => out.push(Out {
                 topic: names.state_topic(&state),
                 key: m.key(),
                 payload: m.payload().unwrap_or_default(),
+                origin: (m.partition(), m.offset()),
             }),
-            Err(reason) => {
-                // Unroutable input cannot become routable by retrying: count it and move on.
-                metrics.fail("invalid");
-                tracing::warn!(topic = m.topic(), partition = m.partition(), offset = m.offset(), %reason, "skipping message");
-            }
+            // Unroutable input cannot become routable by retrying.
+            Err(rejection) => letters.push(Letter {
+                message: m,
+                label: rejection.field,
+                reason: rejection.message,
+            }),
         }
     }
-    out
+    (out, letters)
 }
 
-/// Delivers every message, retrying the failed ones; errors out if some never make it.
+fn origin_headers((partition, offset): (i32, i64)) -> OwnedHeaders {
+    let (p, o) = (partition.to_string(), offset.to_string());
+    OwnedHeaders::new_with_capacity(2)
+        .insert(Header {
+            key: ORIGIN_PARTITION,
+            value: Some(&p),
+        })
+        .insert(Header {
+            key: ORIGIN_OFFSET,
+            value: Some(&o),
+        })
+}
+
+/// Delivers every message of the batch, or errors out (the router then exits uncommitted:
+/// retrying only the failed ones would let them land behind later ones).
 async fn produce_all(producer: &FutureProducer, out: &[Out<'_>], metrics: &Metrics) -> Result<()> {
-    let mut pending: Vec<&Out> = out.iter().collect();
-    for attempt in 1..=PRODUCE_ATTEMPTS {
-        let sends = pending.iter().map(|o| {
-            let mut record = FutureRecord::to(&o.topic).payload(o.payload);
-            if let Some(k) = o.key {
-                record = record.key(k);
+    let sends = out.iter().map(|o| {
+        let mut record = FutureRecord::to(&o.topic)
+            .payload(o.payload)
+            .headers(origin_headers(o.origin));
+        if let Some(k) = o.key {
+            record = record.key(k);
+        }
+        producer.send(record, Timeout::After(PRODUCE_TIMEOUT))
+    });
+    let mut failed = 0;
+    for (o, r) in out.iter().zip(join_all(sends).await) {
+        match r {
+            Ok(_) => {
+                metrics.produced.inc();
             }
-            producer.send(record, Timeout::After(PRODUCE_TIMEOUT))
-        });
-        let results = join_all(sends).await;
-        let mut failed = Vec::new();
-        for (o, r) in pending.into_iter().zip(results) {
-            match r {
-                Ok(_) => {
-                    metrics.produced.inc();
-                }
-                Err((e, _)) => {
-                    metrics.fail("produce");
-                    tracing::warn!(topic = %o.topic, error = %e, attempt, "produce failed");
-                    failed.push(o);
-                }
+            Err((e, _)) => {
+                failed += 1;
+                metrics.fail("produce");
+                tracing::error!(topic = %o.topic, error = %e, "produce failed");
             }
         }
-        if failed.is_empty() {
-            return Ok(());
-        }
-        pending = failed;
-        tokio::time::sleep(Duration::from_millis(500 * u64::from(attempt))).await;
     }
-    bail!("{} messages could not be delivered after {PRODUCE_ATTEMPTS} attempts; exiting without committing", pending.len())
+    if failed > 0 {
+        bail!("{failed} of {} messages could not be delivered; exiting without committing (the batch is routed again on restart)", out.len());
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -165,19 +158,23 @@ mod tests {
 
     #[test]
     fn routes_by_store_state() {
-        let p = br#"{"id":"1","store":{"id":3,"location":{"state":"ca","zip":"1"}},"customer":{}}"#;
-        assert_eq!(route(Some(p)).unwrap(), "CA");
+        let mut g = crate::model::Generator::new(crate::model::GeneratorConfig::default());
+        let mut buf = Vec::new();
+        g.next_json(&mut buf);
+        let txn: crate::transaction::Transaction = serde_json::from_slice(&buf).unwrap();
+        assert_eq!(route(Some(&buf)).unwrap(), txn.store.location.state);
     }
 
     #[test]
-    fn rejects_unroutable_payloads() {
-        assert!(route(None).is_err());
-        assert!(route(Some(b"not json"))
-            .unwrap_err()
-            .contains("not a transaction"));
-        assert!(route(Some(br#"{"store":{"location":{"state":"C1"}}}"#))
-            .unwrap_err()
-            .contains("two-letter"));
-        assert!(route(Some(br#"{"store":{}}"#)).is_err());
+    fn refuses_what_breaks_the_rule_naming_the_field() {
+        assert_eq!(route(None).unwrap_err().field, "json");
+        assert_eq!(route(Some(b"not json")).unwrap_err().field, "json");
+        let mut g = crate::model::Generator::new(crate::model::GeneratorConfig::default());
+        let mut buf = Vec::new();
+        g.next_json(&mut buf);
+        let mut v: serde_json::Value = serde_json::from_slice(&buf).unwrap();
+        v["store"]["location"]["state"] = "ZZ".into();
+        let r = route(Some(v.to_string().as_bytes())).unwrap_err();
+        assert_eq!(r.field, "store.location.state", "{r}");
     }
 }

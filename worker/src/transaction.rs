@@ -4,6 +4,10 @@ use serde::{Deserialize, Serialize};
 /// Topic the order service produces to.
 pub const TRANSACTIONS_TOPIC: &str = "transactions";
 
+/// Where the router and the sinks put messages they cannot route or store, with the reason
+/// and the source position in headers (see `dead_letter`).
+pub const DEAD_LETTER_TOPIC: &str = "transactions.dead-letter";
+
 /// The per-state topic the router writes a transaction of `state` (two-letter code) to.
 pub fn state_topic(state: &str) -> String {
     format!("{TRANSACTIONS_TOPIC}.{}", state.to_ascii_lowercase())

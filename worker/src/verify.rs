@@ -1,8 +1,13 @@
 //! Data-integrity comparison (pure): acknowledged ids versus what landed in Postgres, Redis
-//! aggregates and the per-state topics.
+//! aggregates, the per-state topics and the dead-letter topic.
+//!
+//! An acknowledged id is accounted for when it is in Postgres or dead-lettered; only the rest
+//! are lost. Redis must count exactly what Postgres holds, less what the Redis sink itself
+//! dead-lettered, plus what only the Postgres sink dead-lettered (Redis stored those).
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-pub use kapture::verdict::{Report, StateRow};
+use kapture::component::Component;
+pub use kapture::verdict::{DeadLetterCount, Report, StateRow};
 
 /// How many example ids a report lists per category.
 pub const SAMPLE: usize = 10;
@@ -19,6 +24,19 @@ pub struct PgRow {
 /// Per-store aggregate (count, revenue in cents).
 pub type StoreAgg = BTreeMap<u64, (u64, u64)>;
 
+/// A message of the dead-letter topic, as far as verification cares.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeadLetter {
+    /// The transaction id (message key, else the payload's `id`), when there is one.
+    pub id: Option<String>,
+    /// The role that dead-lettered it, and its reason label.
+    pub role: String,
+    pub label: String,
+    pub reason: String,
+    /// The aggregates' view of the payload, when it parses that far.
+    pub row: Option<PgRow>,
+}
+
 #[derive(Debug, Default)]
 pub struct Inputs {
     pub acked: Vec<String>,
@@ -29,6 +47,8 @@ pub struct Inputs {
     pub redis_stores: Option<StoreAgg>,
     /// Messages per per-state topic (keyed by state), when Kafka was read.
     pub topics: Option<BTreeMap<String, u64>>,
+    /// The dead-letter topic, when Kafka was read.
+    pub dead_letters: Option<Vec<DeadLetter>>,
 }
 
 pub fn compare(inputs: &Inputs) -> Report {
@@ -53,10 +73,21 @@ pub fn compare(inputs: &Inputs) -> Report {
         agg.1 += row.total_cents;
     }
 
+    let letters = inputs.dead_letters.as_deref().unwrap_or_default();
+    let dead_ids: HashSet<&str> = letters.iter().filter_map(|l| l.id.as_deref()).collect();
+    let by_role = |role: Component| {
+        letters
+            .iter()
+            .filter(move |l| l.role == role.name())
+            .filter_map(|l| l.id.as_deref())
+            .collect::<HashSet<&str>>()
+    };
+    let skipped_by_redis = by_role(Component::SinkRedis);
+
     let mut lost_ids: Vec<&str> = acked_set
         .iter()
         .copied()
-        .filter(|id| !pg_ids.contains(id))
+        .filter(|id| !pg_ids.contains(id) && !dead_ids.contains(id))
         .collect();
     let mut unexpected_ids: Vec<&str> = pg_ids
         .iter()
@@ -66,21 +97,76 @@ pub fn compare(inputs: &Inputs) -> Report {
     lost_ids.sort_unstable();
     unexpected_ids.sort_unstable();
 
+    // What the Redis sink should have counted, per state and per store.
+    let mut want_states: BTreeMap<String, u64> = BTreeMap::new();
+    let mut want_stores: StoreAgg = BTreeMap::new();
+    let mut seen: HashSet<&str> = HashSet::new();
+    let postgres_only_dead = letters
+        .iter()
+        .filter(|l| l.role == Component::SinkPostgres.name())
+        .filter_map(|l| l.row.as_ref());
+    for row in inputs.postgres.iter().chain(postgres_only_dead) {
+        let id = row.id.as_str();
+        if skipped_by_redis.contains(id) || !seen.insert(id) {
+            continue;
+        }
+        *want_states.entry(row.state.clone()).or_default() += 1;
+        let agg = want_stores.entry(row.store_id).or_default();
+        agg.0 += 1;
+        agg.1 += row.total_cents;
+    }
+
     let (mut over, mut under) = (0u64, 0u64);
     if let Some(redis) = &inputs.redis_states {
-        let states: HashSet<&String> = redis.keys().chain(pg_states.keys()).collect();
+        let states: HashSet<&String> = redis.keys().chain(want_states.keys()).collect();
         for state in states {
             let r = redis.get(state).copied().unwrap_or(0);
-            let p = pg_states.get(state).copied().unwrap_or(0);
+            let p = want_states.get(state).copied().unwrap_or(0);
             over += r.saturating_sub(p);
             under += p.saturating_sub(r);
         }
     }
-    let aggregates_match = match (&inputs.redis_states, &inputs.redis_stores) {
-        (Some(_), Some(stores)) => Some(over == 0 && under == 0 && *stores == pg_stores),
-        (Some(_), None) => Some(over == 0 && under == 0),
-        _ => None,
-    };
+    let mut store_mismatches: Vec<String> = Vec::new();
+    if let Some(stores) = &inputs.redis_stores {
+        let ids: std::collections::BTreeSet<&u64> =
+            stores.keys().chain(want_stores.keys()).collect();
+        for id in ids {
+            let (have, want) = (
+                stores.get(id).copied().unwrap_or_default(),
+                want_stores.get(id).copied().unwrap_or_default(),
+            );
+            if have != want {
+                store_mismatches.push(format!(
+                    "store {id}: redis {} transactions / {} cents, expected {} / {}",
+                    have.0, have.1, want.0, want.1
+                ));
+            }
+        }
+    }
+    let aggregates_match = inputs
+        .redis_states
+        .as_ref()
+        .map(|_| over == 0 && under == 0 && store_mismatches.is_empty());
+
+    let mut dead_counts: BTreeMap<(String, String), u64> = BTreeMap::new();
+    for l in letters {
+        *dead_counts
+            .entry((l.role.clone(), l.label.clone()))
+            .or_default() += 1;
+    }
+    let mut dead_sample: Vec<String> = letters
+        .iter()
+        .map(|l| {
+            format!(
+                "{} ({}: {})",
+                l.id.as_deref().unwrap_or("-"),
+                l.role,
+                l.reason
+            )
+        })
+        .collect();
+    dead_sample.sort_unstable();
+    dead_sample.dedup();
 
     let mut all_states: Vec<String> = pg_states.keys().cloned().collect();
     for extra in [&inputs.redis_states, &inputs.topics].into_iter().flatten() {
@@ -106,6 +192,7 @@ pub fn compare(inputs: &Inputs) -> Report {
 
     let lost = lost_ids.len() as u64;
     let duplicated = duplicate_acks + duplicate_rows + over;
+    let dead_lettered_acked = acked_set.iter().filter(|id| dead_ids.contains(*id)).count() as u64;
     Report {
         acked: acked_set.len() as u64,
         postgres_rows: inputs.postgres.len() as u64,
@@ -129,7 +216,21 @@ pub fn compare(inputs: &Inputs) -> Report {
             .map(|s| s.to_string())
             .collect(),
         states,
-        ok: lost == 0 && duplicated == 0,
+        dead_lettered: inputs.dead_letters.as_ref().map(|_| dead_ids.len() as u64),
+        dead_lettered_acked,
+        dead_letters: dead_counts
+            .into_iter()
+            .map(|((role, reason), messages)| DeadLetterCount {
+                role,
+                reason,
+                messages,
+            })
+            .collect(),
+        dead_letter_sample: dead_sample.into_iter().take(SAMPLE).collect(),
+        store_mismatches: store_mismatches.len() as u64,
+        store_mismatch_sample: store_mismatches.into_iter().take(SAMPLE).collect(),
+        // Redis missing what Postgres holds is lost data too, not only a mismatch.
+        ok: lost == 0 && duplicated == 0 && aggregates_match != Some(false),
     }
 }
 
@@ -185,6 +286,7 @@ mod tests {
             redis_states: Some(map(&[("CA", 2), ("MA", 1)])),
             redis_stores: Some([(1, (2, 11)), (2, (1, 5))].into_iter().collect()),
             topics: Some(map(&[("CA", 2), ("MA", 1)])),
+            dead_letters: Some(vec![]),
         };
         let r = compare(&inputs);
         assert_eq!(
@@ -249,7 +351,7 @@ mod tests {
     }
 
     #[test]
-    fn redis_missing_counts_is_a_mismatch_not_a_duplicate() {
+    fn redis_missing_counts_fails_without_being_a_duplicate() {
         let inputs = Inputs {
             acked: ids(&["a"]),
             postgres: vec![row("a", "CA", 1, 1)],
@@ -261,7 +363,70 @@ mod tests {
             (r.duplicated, r.redis_undercount, r.aggregates_match),
             (0, 1, Some(false))
         );
+        assert!(!r.ok, "Redis lost a transaction: the verdict must fail");
+    }
+
+    fn letter(id: &str, role: Component, row: Option<PgRow>) -> DeadLetter {
+        DeadLetter {
+            id: Some(id.into()),
+            role: role.name().into(),
+            label: "time".into(),
+            reason: "time: out of range".into(),
+            row,
+        }
+    }
+
+    #[test]
+    fn dead_lettered_ids_are_accounted_for_not_lost() {
+        let inputs = Inputs {
+            acked: ids(&["a", "b", "c"]),
+            postgres: vec![row("a", "CA", 1, 10)],
+            redis_states: Some(map(&[("CA", 1)])),
+            redis_stores: Some([(1, (1, 10))].into_iter().collect()),
+            dead_letters: Some(vec![
+                // Refused by the router: reached neither sink.
+                letter("b", Component::Router, None),
+                // Refused by both sinks (the same rule): counted once.
+                letter("c", Component::SinkPostgres, None),
+                letter("c", Component::SinkRedis, None),
+                letter("c", Component::SinkPostgres, None),
+            ]),
+            ..Default::default()
+        };
+        let r = compare(&inputs);
+        assert_eq!((r.lost, r.duplicated), (0, 0), "{r:#?}");
+        assert_eq!((r.dead_lettered, r.dead_lettered_acked), (Some(2), 2));
+        assert_eq!(r.aggregates_match, Some(true));
         assert!(r.ok);
+        assert_eq!(r.dead_letters.len(), 3);
+        assert_eq!(r.dead_letters[1].messages, 2, "{:?}", r.dead_letters);
+        assert_eq!(r.dead_letter_sample.len(), 3, "one line per id and role");
+    }
+
+    #[test]
+    fn what_one_sink_dead_lettered_the_other_still_counts() {
+        let inputs = Inputs {
+            acked: ids(&["a", "b", "c"]),
+            postgres: vec![row("a", "CA", 1, 10), row("b", "CA", 2, 20)],
+            // b overflowed store 2's revenue in Redis; c Postgres refused, Redis counted.
+            redis_states: Some(map(&[("CA", 1), ("MA", 1)])),
+            redis_stores: Some([(1, (1, 10)), (3, (1, 5))].into_iter().collect()),
+            dead_letters: Some(vec![
+                letter("b", Component::SinkRedis, None),
+                letter("c", Component::SinkPostgres, Some(row("c", "MA", 3, 5))),
+            ]),
+            ..Default::default()
+        };
+        let r = compare(&inputs);
+        assert_eq!(r.aggregates_match, Some(true), "{r:#?}");
+        assert!(r.ok);
+        // Without the letters the same Redis counts are a mismatch.
+        let r = compare(&Inputs {
+            dead_letters: Some(vec![]),
+            ..inputs
+        });
+        assert_eq!(r.aggregates_match, Some(false));
+        assert!(!r.ok);
     }
 
     #[test]
@@ -273,7 +438,13 @@ mod tests {
             redis_stores: Some([(1, (1, 99))].into_iter().collect()),
             ..Default::default()
         };
-        assert_eq!(compare(&inputs).aggregates_match, Some(false));
+        let r = compare(&inputs);
+        assert_eq!(r.aggregates_match, Some(false));
+        assert_eq!(r.store_mismatches, 1);
+        assert_eq!(
+            r.store_mismatch_sample,
+            ["store 1: redis 1 transactions / 99 cents, expected 1 / 100"]
+        );
     }
 
     #[test]

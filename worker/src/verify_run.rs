@@ -5,15 +5,18 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::ClientConfig;
+use rdkafka::message::Message;
+use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use redis::AsyncCommands;
 
+use super::acks;
 use super::cli::VerifyArgs;
-use super::names::Names;
+use super::dead_letter;
+use super::names::{self, Names};
 use super::redis_conn;
 use super::sink_postgres;
 
-use super::verify::{compare, store_aggregates, Inputs, PgRow, Report};
+use super::verify::{compare, store_aggregates, DeadLetter, Inputs, PgRow, Report};
 
 const KAFKA_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -46,11 +49,13 @@ pub async fn run(args: VerifyArgs) -> Result<Report> {
     Ok(report)
 }
 
-/// What changes while the sinks still work: rows stored and what Redis counted per state.
-fn progress(report: &Report) -> (u64, Vec<Option<u64>>) {
+/// What changes while the sinks still work: rows stored, what Redis counted per state, and
+/// what was dead-lettered.
+fn progress(report: &Report) -> (u64, Vec<Option<u64>>, Option<u64>) {
     (
         report.postgres_rows,
         report.states.iter().map(|s| s.redis).collect(),
+        report.dead_lettered,
     )
 }
 
@@ -72,10 +77,7 @@ async fn gather(args: &VerifyArgs) -> Result<Report> {
             .filter(|l| !l.is_empty())
             .map(str::to_owned)
             .collect(),
-        (None, Some(conn)) => conn
-            .smembers(names.acked_set())
-            .await
-            .with_context(|| format!("reading {}", names.acked_set()))?,
+        (None, Some(conn)) => acked_in_redis(conn, &names).await?,
         (None, None) => anyhow::bail!("give --ack-file or --ack-redis"),
     };
 
@@ -108,6 +110,11 @@ async fn gather(args: &VerifyArgs) -> Result<Report> {
     } else {
         None
     };
+    let dead_letters = {
+        let bootstrap = args.kafka.kafka_bootstrap.clone();
+        let topic = names.dead_letter_topic();
+        tokio::task::spawn_blocking(move || read_dead_letters(&bootstrap, &topic)).await??
+    };
 
     Ok(compare(&Inputs {
         acked,
@@ -115,7 +122,137 @@ async fn gather(args: &VerifyArgs) -> Result<Report> {
         redis_states,
         redis_stores,
         topics,
+        dead_letters: Some(dead_letters),
     }))
+}
+
+/// Every id the load generators recorded in their ack bitmaps.
+async fn acked_in_redis(
+    conn: &mut redis::aio::MultiplexedConnection,
+    names: &Names,
+) -> Result<Vec<String>> {
+    let prefix = names.acked_bitmap_prefix();
+    let keys: Vec<String> = {
+        let pattern = format!("{}*", names::glob_escape(&prefix));
+        let mut iter: redis::AsyncIter<String> = conn
+            .scan_match(&pattern)
+            .await
+            .with_context(|| format!("listing {pattern}"))?;
+        let mut keys = Vec::new();
+        while let Some(k) = futures::StreamExt::next(&mut iter).await {
+            keys.push(k.context("listing ack bitmaps")?);
+        }
+        keys
+    };
+    let mut ids = Vec::new();
+    for key in keys {
+        let bitmap: Vec<u8> = conn
+            .get(&key)
+            .await
+            .with_context(|| format!("reading {key}"))?;
+        let suffix = &key[prefix.len()..];
+        ids.extend(acks::ids_of(suffix, &bitmap).map_err(anyhow::Error::msg)?);
+    }
+    Ok(ids)
+}
+
+/// The whole dead-letter topic, from each partition's start to its end as of now. A topic
+/// that does not exist holds no letters.
+fn read_dead_letters(bootstrap: &str, topic: &str) -> Result<Vec<DeadLetter>> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", "kapture-verify")
+        .set("enable.auto.commit", "false")
+        .create()
+        .with_context(|| format!("creating a Kafka client for {bootstrap}"))?;
+    let metadata = consumer
+        .fetch_metadata(Some(topic), KAFKA_TIMEOUT)
+        .context("fetching Kafka metadata")?;
+    let mut assignment = TopicPartitionList::new();
+    let mut remaining = 0u64;
+    for t in metadata.topics().iter().filter(|t| t.name() == topic) {
+        for p in t.partitions() {
+            let (low, high) = consumer
+                .fetch_watermarks(topic, p.id(), KAFKA_TIMEOUT)
+                .with_context(|| format!("watermarks of {topic}/{}", p.id()))?;
+            if high > low {
+                assignment.add_partition_offset(topic, p.id(), Offset::Offset(low))?;
+                remaining += u64::try_from(high - low).unwrap_or(0);
+            }
+        }
+    }
+    let mut letters = Vec::new();
+    if remaining == 0 {
+        return Ok(letters);
+    }
+    consumer
+        .assign(&assignment)
+        .context("assigning the dead-letter topic")?;
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while (letters.len() as u64) < remaining {
+        anyhow::ensure!(
+            std::time::Instant::now() < deadline,
+            "read {} of {remaining} dead letters of {topic} within 60 s",
+            letters.len()
+        );
+        let Some(m) = consumer.poll(Duration::from_secs(1)) else {
+            continue;
+        };
+        let m = m.with_context(|| format!("reading {topic}"))?;
+        letters.push(dead_letter_of(m.key(), m.payload(), m.headers()));
+    }
+    Ok(letters)
+}
+
+fn dead_letter_of(
+    key: Option<&[u8]>,
+    payload: Option<&[u8]>,
+    headers: Option<&rdkafka::message::BorrowedHeaders>,
+) -> DeadLetter {
+    #[derive(serde::Deserialize)]
+    struct Partial {
+        id: Option<String>,
+        store: Option<PartialStore>,
+        total_cents: Option<u64>,
+    }
+    #[derive(serde::Deserialize)]
+    struct PartialStore {
+        id: u64,
+        location: PartialLocation,
+    }
+    #[derive(serde::Deserialize)]
+    struct PartialLocation {
+        state: String,
+    }
+    let partial: Option<Partial> = payload.and_then(|p| serde_json::from_slice(p).ok());
+    let id = key
+        .and_then(|k| std::str::from_utf8(k).ok())
+        .map(str::to_owned)
+        .or_else(|| partial.as_ref().and_then(|p| p.id.clone()));
+    let row = match (&id, partial) {
+        (
+            Some(id),
+            Some(Partial {
+                store: Some(s),
+                total_cents: Some(cents),
+                ..
+            }),
+        ) => Some(PgRow {
+            id: id.clone(),
+            state: s.location.state,
+            store_id: s.id,
+            total_cents: cents,
+        }),
+        _ => None,
+    };
+    let header = |k| dead_letter::header(headers, k).unwrap_or("-").to_owned();
+    DeadLetter {
+        id,
+        role: header(dead_letter::ROLE),
+        label: header(dead_letter::LABEL),
+        reason: header(dead_letter::REASON),
+        row,
+    }
 }
 
 async fn postgres_rows(args: &VerifyArgs) -> Result<Vec<PgRow>> {

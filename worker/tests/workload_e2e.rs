@@ -11,7 +11,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::str::FromStr;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use serde_json::Value;
+use serde_json::{json, Value};
 
 const WORKER: &str = env!("CARGO_BIN_EXE_kapture-worker");
 const TOTAL: u64 = 100_000;
@@ -200,7 +200,22 @@ impl Flow {
         });
     }
 
+    /// The topic Job's part: every topic of the flow, before any role starts.
+    fn create_topics(&self) {
+        let out = Command::new(WORKER)
+            .args(["create-topics", "--timeout", "60s"])
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "create-topics failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     fn start_all(&mut self) {
+        self.create_topics();
         for role in ROLES {
             self.start(role);
         }
@@ -300,29 +315,37 @@ impl Flow {
         self.dir.path().join("acked.txt")
     }
 
-    fn pg_count(&self) -> u64 {
+    /// Runs `f` with a connection to the bench's Postgres.
+    fn with_pg<T>(&self, f: impl AsyncFnOnce(tokio_postgres::Client) -> T) -> Option<T> {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .unwrap();
         rt.block_on(async {
-            let (client, conn) = self.pg.connect(tokio_postgres::NoTls).await.unwrap();
+            let (client, conn) = self.pg.connect(tokio_postgres::NoTls).await.ok()?;
             tokio::spawn(conn);
-            let sql = format!("SELECT count(*) FROM {}.transactions", self.name);
-            match client.query_one(&sql, &[]).await {
-                Ok(row) => row.get::<_, i64>(0) as u64,
-                Err(_) => 0, // table not created yet
-            }
+            Some(f(client).await)
         })
     }
 
+    fn pg_count(&self) -> u64 {
+        let sql = format!("SELECT count(*) FROM {}.transactions", self.name);
+        self.with_pg(async |client| match client.query_one(&sql, &[]).await {
+            Ok(row) => row.get::<_, i64>(0) as u64,
+            Err(_) => 0, // table not created yet
+        })
+        .expect("connecting to the bench's Postgres")
+    }
+
+    /// Transactions the Redis sink has counted (the sum of its per-state counts).
     fn redis_processed(&self) -> u64 {
         let client = redis::Client::open(self.redis_url.as_str()).unwrap();
         let mut conn = client.get_connection().unwrap();
-        redis::cmd("SCARD")
-            .arg(format!("{}:sink:processed", self.name))
+        let counts: Vec<u64> = redis::cmd("HVALS")
+            .arg(format!("{}:agg:state:count", self.name))
             .query(&mut conn)
-            .unwrap()
+            .unwrap();
+        counts.iter().sum()
     }
 
     fn metrics_text(&self, role: &str) -> String {
@@ -373,18 +396,8 @@ impl Flow {
             let _ = c.kill();
             let _ = c.wait();
         }
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async {
-            if let Ok((client, conn)) = self.pg.connect(tokio_postgres::NoTls).await {
-                tokio::spawn(conn);
-                let _ = client
-                    .batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name))
-                    .await;
-            }
-        });
+        let drop_schema = format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name);
+        let _ = self.with_pg(async |client| client.batch_execute(&drop_schema).await);
         if let Ok(client) = redis::Client::open(self.redis_url.as_str()) {
             if let Ok(mut conn) = client.get_connection() {
                 let keys: Vec<String> = redis::cmd("KEYS")
@@ -464,7 +477,7 @@ fn pipeline_delivers_every_acknowledged_transaction() {
     // Bad input is rejected with a reason and counted.
     let (status, body) = http(flow.api_port, "POST", "/transactions", br#"{"id": 1}"#).unwrap();
     assert_eq!(status, 400, "{body}");
-    assert!(body.contains("invalid transaction JSON"), "{body}");
+    assert!(body.contains("id: invalid type"), "{body}");
     let (status, _) = http(
         flow.api_port,
         "POST",
@@ -477,7 +490,7 @@ fn pipeline_delivers_every_acknowledged_transaction() {
     assert_eq!(
         metric(
             &text,
-            "kapture_requests_rejected_total{role=\"order-service\",reason=\"invalid\"}"
+            "kapture_requests_rejected_total{role=\"order-service\",reason=\"id\"}"
         ),
         1,
         "{text}"
@@ -694,4 +707,478 @@ fn order_service_answers_503_without_kafka() {
     let unavailable =
         "kapture_requests_rejected_total{role=\"order-service\",reason=\"unavailable\"}";
     assert_eq!(metric(&text, unavailable), 1, "{text}");
+}
+
+/// One generated transaction as JSON, to mutate into hostile ones.
+fn sample_transaction(flow: &Flow) -> Value {
+    let path = flow.dir.path().join("sample.jsonl");
+    let status = Command::new(WORKER)
+        .args(["loadgen", "--dump", path.to_str().unwrap(), "--count", "1"])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    serde_json::from_slice(std::fs::read(&path).unwrap().trim_ascii_end()).unwrap()
+}
+
+/// Produces raw messages straight to a topic, as another producer would.
+fn produce_raw(topic: &str, messages: &[(&str, Vec<u8>)]) {
+    use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+    let producer: BaseProducer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", bench_var("KAPTURE_TEST_KAFKA"))
+        .create()
+        .unwrap();
+    for (key, payload) in messages {
+        producer
+            .send(BaseRecord::to(topic).key(*key).payload(payload))
+            .unwrap();
+    }
+    producer.flush(Duration::from_secs(30)).unwrap();
+}
+
+fn dead_lettered(report: &Value, role: &str, reason: &str) -> u64 {
+    report["dead_letters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["role"] == role && c["reason"] == reason)
+        .map(|c| c["messages"].as_u64().unwrap())
+        .sum()
+}
+
+/// What a client may send, the flow survives: hostile requests get a 400 naming the field;
+/// poison that reaches Kafka anyway (another producer, a database rule the validation does not
+/// know, a store's revenue at its limit) is dead-lettered by the role that cannot handle it,
+/// and the run around it loses nothing.
+#[test]
+fn hostile_input_is_refused_or_dead_lettered_and_nothing_is_lost() {
+    let mut flow = Flow::new("hostile");
+    // Postgres refuses store 13 as data (SQLSTATE 23514): the sink must find those rows
+    // and dead-letter them. Redis has store 7 past the revenue limit: the script must refuse it.
+    let create = kapture_worker::sink_postgres::create_sql(&flow.name);
+    let constraint = format!(
+        "ALTER TABLE {}.transactions ADD CONSTRAINT no_store_13 CHECK (store_id <> 13)",
+        flow.name
+    );
+    flow.with_pg(async |client| {
+        client.batch_execute(&create).await.unwrap();
+        client.batch_execute(&constraint).await.unwrap();
+    })
+    .expect("connecting to the bench's Postgres");
+    let redis = redis::Client::open(flow.redis_url.as_str()).unwrap();
+    let mut rconn = redis.get_connection().unwrap();
+    let revenue_key = format!("{}:agg:store:revenue_cents", flow.name);
+    let _: () = redis::cmd("HSET")
+        .arg(&revenue_key)
+        .arg("7")
+        .arg("9100000000000000000")
+        .query(&mut rconn)
+        .unwrap();
+    flow.start_all();
+
+    let base = sample_transaction(&flow);
+    let hostile: Vec<(&str, Value, &str)> = vec![
+        ("/time", json!("0000-01-01T00:00:00Z"), "time"),
+        ("/store/id", json!((1u64 << 63) + 5), "store.id"),
+        ("/customer/id", json!(u64::MAX), "customer.id"),
+        (
+            "/items/0/price_cents",
+            json!(1u64 << 63),
+            "items.price_cents",
+        ),
+        ("/items/0/price_cents", json!(2.5), "items.price_cents"),
+        ("/items/0/quantity", json!(-1), "items.quantity"),
+        (
+            "/total_cents",
+            json!(5_000_000_000_000_000_000u64),
+            "total_cents",
+        ),
+        ("/store/location/state", json!("ZZ"), "store.location.state"),
+        (
+            "/customer/location/state",
+            json!("PR"),
+            "customer.location.state",
+        ),
+        ("/customer/name", json!("nul\u{0}byte"), "customer.name"),
+        ("/id", json!("x".repeat(129)), "id"),
+        ("/extra", json!(1), "json"),
+    ];
+    let mut expected: HashMap<&str, u64> = HashMap::new();
+    for (pointer, value, field) in &hostile {
+        let mut body = base.clone();
+        match body.pointer_mut(pointer) {
+            Some(slot) => *slot = value.clone(),
+            None => body["extra"] = value.clone(),
+        }
+        let (status, answer) = http(
+            flow.api_port,
+            "POST",
+            "/transactions",
+            body.to_string().as_bytes(),
+        )
+        .unwrap();
+        assert_eq!(status, 400, "{pointer} = {value}: {answer}");
+        let message: Value = serde_json::from_str(&answer).unwrap();
+        let message = message["error"].as_str().unwrap();
+        let named = field.split('.').next_back().unwrap();
+        assert!(
+            *field == "json" || message.contains(named),
+            "{pointer}: {message:?} should name {field}"
+        );
+        *expected.entry(field).or_default() += 1;
+    }
+    let text = flow.metrics_text("order-service");
+    for (field, n) in &expected {
+        let series =
+            format!("kapture_requests_rejected_total{{role=\"order-service\",reason=\"{field}\"}}");
+        assert_eq!(metric(&text, &series), *n, "{series}\n{text}");
+    }
+
+    // Poison from another producer: into `transactions` (the router's input) and straight
+    // into a per-state topic (both sinks' input).
+    let mut old = base.clone();
+    old["time"] = json!("0000-01-01T00:00:00Z");
+    let old_bytes = |id: &str| {
+        let mut v = old.clone();
+        v["id"] = json!(id);
+        v.to_string().into_bytes()
+    };
+    produce_raw(
+        &format!("{}.transactions", flow.name),
+        &[
+            ("poison-json", b"not json".to_vec()),
+            ("poison-router", old_bytes("poison-router")),
+        ],
+    );
+    produce_raw(
+        &format!("{}.transactions.ca", flow.name),
+        &[("poison-sinks", old_bytes("poison-sinks"))],
+    );
+
+    let ack = flow.ack_file();
+    let count = 20_000u64;
+    let child = flow
+        .loadgen(&[
+            "--rate",
+            "0",
+            "--concurrency",
+            "32",
+            "--count",
+            &count.to_string(),
+            "--ack-file",
+            ack.to_str().unwrap(),
+        ])
+        .spawn()
+        .unwrap();
+    let summary = flow.run_loadgen(child, Duration::from_secs(300));
+    assert_eq!(summary["acked"], count, "{summary}");
+
+    // Every routed message and the direct poison consumed by the Redis sink: store 7 is
+    // refused by now, so its revenue field can go back to what the flow itself wrote (none).
+    let consumed = |role: &str| {
+        metric(
+            &flow.metrics_text(role),
+            &format!("kapture_messages_consumed_total{{role=\"{role}\"}}"),
+        )
+    };
+    wait_or(
+        "the sinks to consume every message",
+        Duration::from_secs(300),
+        &mut || consumed("sink-redis") > count && consumed("sink-postgres") > count,
+        || flow.logs(),
+    );
+    let _: () = redis::cmd("HDEL")
+        .arg(&revenue_key)
+        .arg("7")
+        .query(&mut rconn)
+        .unwrap();
+
+    let (code, report) = flow.verify(&["--ack-file", ack.to_str().unwrap(), "--settle", "60s"]);
+    let ctx = || format!("{report:#}\n{}", flow.logs());
+    assert_eq!(code, 0, "{}", ctx());
+    assert_eq!(
+        (report["lost"].as_u64(), report["duplicated"].as_u64()),
+        (Some(0), Some(0)),
+        "{}",
+        ctx()
+    );
+    assert_eq!(report["aggregates_match"], true, "{}", ctx());
+    assert_eq!(dead_lettered(&report, "router", "json"), 1, "{}", ctx());
+    assert_eq!(dead_lettered(&report, "router", "time"), 1, "{}", ctx());
+    assert_eq!(
+        dead_lettered(&report, "sink-postgres", "time"),
+        1,
+        "{}",
+        ctx()
+    );
+    assert_eq!(dead_lettered(&report, "sink-redis", "time"), 1, "{}", ctx());
+    let refused_by_postgres = dead_lettered(&report, "sink-postgres", "postgres");
+    let refused_by_redis = dead_lettered(&report, "sink-redis", "store_revenue_overflow");
+    assert!(refused_by_postgres > 0 && refused_by_redis > 0, "{}", ctx());
+    // Acknowledged and dead-lettered: accounted for, not lost.
+    assert_eq!(
+        report["dead_lettered_acked"].as_u64().unwrap(),
+        refused_by_postgres + refused_by_redis,
+        "{}",
+        ctx()
+    );
+    assert_eq!(
+        report["postgres_rows"].as_u64().unwrap() + refused_by_postgres,
+        count,
+        "{}",
+        ctx()
+    );
+    let sink_pg = flow.metrics_text("sink-postgres");
+    assert_eq!(
+        metric(
+            &sink_pg,
+            "kapture_messages_dead_lettered_total{role=\"sink-postgres\",reason=\"postgres\"}"
+        ),
+        refused_by_postgres,
+        "{sink_pg}"
+    );
+    eprintln!(
+        "hostile: {} requests refused, dead-lettered: router 2, sink-postgres {}, sink-redis {}",
+        hostile.len(),
+        refused_by_postgres + 1,
+        refused_by_redis + 1
+    );
+    // Nobody crash-looped on the poison: every role is still the process it was.
+    let exited: Vec<&str> = flow
+        .children
+        .iter_mut()
+        .filter_map(|(role, child)| child.try_wait().unwrap().map(|_| *role))
+        .collect();
+    assert!(exited.is_empty(), "{exited:?} exited\n{}", flow.logs());
+    for (role, status) in flow.stop_all() {
+        assert!(status.success(), "{role}: {status:?}");
+    }
+}
+
+/// A TCP proxy to a real server that can stop forwarding while keeping its connections open
+/// (a server that hangs rather than one that is gone), or cut every connection and refuse new
+/// ones (a server that is gone).
+struct Proxy {
+    port: u16,
+    /// 0 forwarding, 1 frozen, 2 cut.
+    state: std::sync::Arc<std::sync::atomic::AtomicU8>,
+}
+
+impl Proxy {
+    fn start(target: (String, u16)) -> Self {
+        use std::sync::atomic::Ordering;
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let state = std::sync::Arc::new(std::sync::atomic::AtomicU8::new(0));
+        let shared = state.clone();
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                if shared.load(Ordering::Relaxed) == 2 {
+                    continue; // dropped: closed at once
+                }
+                let Ok(server) = TcpStream::connect((target.0.as_str(), target.1)) else {
+                    continue;
+                };
+                for (mut from, mut to) in [
+                    (client.try_clone().unwrap(), server.try_clone().unwrap()),
+                    (server, client),
+                ] {
+                    let state = shared.clone();
+                    std::thread::spawn(move || {
+                        from.set_read_timeout(Some(Duration::from_millis(100)))
+                            .unwrap();
+                        let mut buf = [0u8; 16384];
+                        loop {
+                            match state.load(Ordering::Relaxed) {
+                                1 => {
+                                    std::thread::sleep(Duration::from_millis(50));
+                                    continue;
+                                }
+                                2 => {
+                                    let _ = from.shutdown(std::net::Shutdown::Both);
+                                    let _ = to.shutdown(std::net::Shutdown::Both);
+                                    return;
+                                }
+                                _ => {}
+                            }
+                            match from.read(&mut buf) {
+                                Ok(0) => return,
+                                Ok(n) => {
+                                    if to.write_all(&buf[..n]).is_err() {
+                                        return;
+                                    }
+                                }
+                                Err(e)
+                                    if matches!(
+                                        e.kind(),
+                                        std::io::ErrorKind::WouldBlock
+                                            | std::io::ErrorKind::TimedOut
+                                    ) => {}
+                                Err(_) => return,
+                            }
+                        }
+                    });
+                }
+            }
+        });
+        Proxy { port, state }
+    }
+
+    fn freeze(&self, on: bool) {
+        self.state
+            .store(u8::from(on), std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn cut(&self) {
+        self.state.store(2, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+fn host_and_port(url: &str) -> (String, u16) {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let hostport = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
+    let hostport = hostport.split('/').next().unwrap();
+    let (host, port) = hostport.rsplit_once(':').unwrap();
+    (host.to_string(), port.parse().unwrap())
+}
+
+/// The load generator records acknowledgements in Redis; when Redis goes away for good it
+/// retries, then stops and says why (exit 2), instead of acknowledging what it cannot record.
+#[test]
+fn loadgen_stops_loudly_when_acks_cannot_be_recorded() {
+    let flow = Flow::new("ackfail");
+    flow.create_topics();
+    let proxy = Proxy::start(host_and_port(&flow.redis_url));
+    let child = flow
+        .loadgen(&[
+            "--direct",
+            "--rate",
+            "500",
+            "--count",
+            "1000000",
+            "--ack-redis",
+        ])
+        .env(
+            "KAPTURE_REDIS_URL",
+            format!("redis://127.0.0.1:{}", proxy.port),
+        )
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    proxy.cut();
+    let mut child = child;
+    let mut stderr = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        stderr.read_to_string(&mut s).unwrap();
+        s
+    });
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(120) {
+            child.kill().unwrap();
+            panic!("loadgen kept going after Redis was gone");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let stderr = reader.join().unwrap();
+    eprintln!(
+        "loadgen stopped {:?} after Redis was cut",
+        started.elapsed()
+    );
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("recording acknowledged ids in Redis failed 5 times"),
+        "{stderr}"
+    );
+}
+/// A database that stops answering shows as not live (the kubelet would restart the sink),
+/// and the sink recovers without losing a row once it answers again.
+#[test]
+fn sink_postgres_shows_a_hung_database_as_not_live() {
+    let mut flow = Flow::new("hung");
+    let host = flow
+        .env
+        .iter()
+        .find(|(k, _)| k == "KAPTURE_POSTGRES_HOST")
+        .unwrap()
+        .1
+        .clone();
+    let port: u16 = flow
+        .env
+        .iter()
+        .find(|(k, _)| k == "KAPTURE_POSTGRES_PORT")
+        .unwrap()
+        .1
+        .parse()
+        .unwrap();
+    let proxy = Proxy::start((host, port));
+    for (k, v) in flow.env.iter_mut() {
+        match k.as_str() {
+            "KAPTURE_POSTGRES_HOST" => *v = "127.0.0.1".into(),
+            "KAPTURE_POSTGRES_PORT" => *v = proxy.port.to_string(),
+            _ => {}
+        }
+    }
+    flow.env
+        .push(("KAPTURE_LIVENESS_TIMEOUT".into(), "3s".into()));
+    flow.env
+        .push(("KAPTURE_POSTGRES_TIMEOUT".into(), "60s".into()));
+    flow.create_topics();
+    for role in ["router", "sink-postgres"] {
+        flow.start(role);
+        flow.wait_ready(role);
+    }
+    let ack = flow.ack_file();
+    let direct = |n: &str| {
+        let child = flow
+            .loadgen(&[
+                "--direct",
+                "--rate",
+                "0",
+                "--count",
+                n,
+                "--ack-file",
+                ack.to_str().unwrap(),
+            ])
+            .spawn()
+            .unwrap();
+        flow.run_loadgen(child, Duration::from_secs(120))
+    };
+    direct("200");
+    wait_until("the first rows", Duration::from_secs(60), || {
+        flow.pg_count() >= 200
+    });
+    let live =
+        |flow: &Flow| http(flow.metrics["sink-postgres"], "GET", "/healthz", b"").map(|r| r.0);
+    assert_eq!(live(&flow).unwrap(), 200);
+
+    proxy.freeze(true);
+    direct("200");
+    wait_or(
+        "/healthz to report the hung database",
+        Duration::from_secs(30),
+        &mut || live(&flow).ok() == Some(503),
+        || flow.logs(),
+    );
+    proxy.freeze(false);
+    wait_or(
+        "/healthz to recover",
+        Duration::from_secs(60),
+        &mut || live(&flow).ok() == Some(200),
+        || flow.logs(),
+    );
+    wait_until("every row", Duration::from_secs(60), || {
+        flow.pg_count() >= 400
+    });
+    assert!(flow
+        .children
+        .get_mut("sink-postgres")
+        .unwrap()
+        .try_wait()
+        .unwrap()
+        .is_none());
 }

@@ -8,7 +8,7 @@
 mod basket;
 pub mod catalog;
 mod customers;
-mod format;
+pub(crate) mod format;
 pub mod geo;
 mod json;
 
@@ -85,8 +85,8 @@ impl GeneratorConfig {
         ensure!(
             self.epoch_unix_ms >= 0
                 && self.epoch_unix_ms + i64::from(self.span_days) * DAY_MS as i64
-                    <= format::MAX_UNIX_MS,
-            "generator epoch and span must stay within years 1970..9999"
+                    <= crate::validation::END_UNIX_MS,
+            "generator epoch and span must stay within 1970-01-01 and 9999-01-01 (what the order service accepts)"
         );
         ensure!(
             self.income_elasticity.is_finite(),

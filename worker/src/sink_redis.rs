@@ -229,6 +229,11 @@ pub async fn run(args: SinkRedisArgs, mut shutdown: Shutdown) -> Result<()> {
                             ),
                         })
                         .collect();
+                    anyhow::ensure!(
+                        letters.len() == refused.len(),
+                        "the aggregate script refused entries {refused:?} of a batch of {}",
+                        entries.len()
+                    );
                     dead_letters.send_all(&letters, &metrics).await?;
                     let mut index = 0;
                     entries.retain(|_| {

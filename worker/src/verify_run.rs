@@ -169,7 +169,9 @@ fn read_dead_letters(bootstrap: &str, topic: &str) -> Result<Vec<DeadLetter>> {
         .fetch_metadata(Some(topic), KAFKA_TIMEOUT)
         .context("fetching Kafka metadata")?;
     let mut assignment = TopicPartitionList::new();
-    let mut remaining = 0u64;
+    // Per partition, the offset after the last message as of now: read until each is reached
+    // (offsets, not counts: a partition may skip offsets).
+    let mut ends: HashMap<i32, i64> = HashMap::new();
     for t in metadata.topics().iter().filter(|t| t.name() == topic) {
         for p in t.partitions() {
             let (low, high) = consumer
@@ -177,28 +179,34 @@ fn read_dead_letters(bootstrap: &str, topic: &str) -> Result<Vec<DeadLetter>> {
                 .with_context(|| format!("watermarks of {topic}/{}", p.id()))?;
             if high > low {
                 assignment.add_partition_offset(topic, p.id(), Offset::Offset(low))?;
-                remaining += u64::try_from(high - low).unwrap_or(0);
+                ends.insert(p.id(), high);
             }
         }
     }
     let mut letters = Vec::new();
-    if remaining == 0 {
+    if ends.is_empty() {
         return Ok(letters);
     }
     consumer
         .assign(&assignment)
         .context("assigning the dead-letter topic")?;
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    while (letters.len() as u64) < remaining {
+    while !ends.is_empty() {
         anyhow::ensure!(
             std::time::Instant::now() < deadline,
-            "read {} of {remaining} dead letters of {topic} within 60 s",
+            "read {} dead letters of {topic} but not to its end within 60 s",
             letters.len()
         );
         let Some(m) = consumer.poll(Duration::from_secs(1)) else {
             continue;
         };
         let m = m.with_context(|| format!("reading {topic}"))?;
+        if ends
+            .get(&m.partition())
+            .is_some_and(|end| m.offset() + 1 >= *end)
+        {
+            ends.remove(&m.partition());
+        }
         letters.push(dead_letter_of(m.key(), m.payload(), m.headers()));
     }
     Ok(letters)

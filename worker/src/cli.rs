@@ -38,7 +38,8 @@ pub enum Role {
     SinkRedis(SinkRedisArgs),
     /// Compare acknowledged transactions with Postgres, Redis and the per-state topics.
     Verify(VerifyArgs),
-    /// Create the `transactions` topic, retrying until Kafka answers (the deploy's topic Job).
+    /// Create every topic of the flow (transactions, one per state, dead letters), retrying
+    /// until Kafka answers (the deploy's topic Job; no other role creates topics).
     CreateTopics(CreateTopicsArgs),
 }
 
@@ -46,7 +47,13 @@ pub enum Role {
 pub struct CreateTopicsArgs {
     #[command(flatten)]
     pub kafka: KafkaArgs,
-    /// A topic config of the new topic, KEY=VALUE (repeatable), e.g. min.insync.replicas=2.
+    /// Partitions of each topic created.
+    #[arg(long, env = env::PARTITIONS, default_value_t = 6, value_parser = clap::value_parser!(i32).range(1..))]
+    pub partitions: i32,
+    /// Replication factor of each topic created.
+    #[arg(long, env = env::REPLICATION_FACTOR, default_value_t = 1, value_parser = clap::value_parser!(i32).range(1..))]
+    pub replication_factor: i32,
+    /// A topic config of the new topics, KEY=VALUE (repeatable), e.g. min.insync.replicas=2.
     #[arg(long = "config", value_name = "KEY=VALUE", value_parser = parse_key_value)]
     pub configs: Vec<(String, String)>,
     /// Give up when Kafka has not answered for this long.
@@ -62,12 +69,6 @@ pub struct KafkaArgs {
     /// Prefix of every topic and consumer group name (isolates flows sharing a broker).
     #[arg(long, env = env::TOPIC_PREFIX, default_value = "")]
     pub topic_prefix: String,
-    /// Partitions of the topics this role creates.
-    #[arg(long, env = env::PARTITIONS, default_value_t = 6, value_parser = clap::value_parser!(i32).range(1..))]
-    pub partitions: i32,
-    /// Replication factor of the topics this role creates.
-    #[arg(long, env = env::REPLICATION_FACTOR, default_value_t = 1, value_parser = clap::value_parser!(i32).range(1..))]
-    pub replication_factor: i32,
 }
 
 #[derive(Debug, Clone, Args)]

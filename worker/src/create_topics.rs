@@ -24,15 +24,15 @@ pub async fn run(args: CreateTopicsArgs) -> Result<()> {
         let created = kafka_config::ensure_topics(
             &admin,
             &topics,
-            args.kafka.partitions,
-            args.kafka.replication_factor,
+            args.partitions,
+            args.replication_factor,
             &args.configs,
         )
         .await;
         match created {
             Ok(()) => {
-                tracing::info!(topics = topics.len(), first = %topics[0], partitions = args.kafka.partitions,
-                    replication_factor = args.kafka.replication_factor, "topics in place");
+                tracing::info!(topics = topics.len(), first = %topics[0], partitions = args.partitions,
+                    replication_factor = args.replication_factor, "topics in place");
                 return Ok(());
             }
             Err(e) if tokio::time::Instant::now() + RETRY < deadline => {

@@ -37,6 +37,19 @@ pub struct Letter<'a> {
     pub reason: String,
 }
 
+/// Text headers, in order (pure).
+pub fn text_headers(pairs: &[(&str, &str)]) -> OwnedHeaders {
+    pairs.iter().fold(
+        OwnedHeaders::new_with_capacity(pairs.len()),
+        |h, (key, value)| {
+            h.insert(Header {
+                key,
+                value: Some(*value),
+            })
+        },
+    )
+}
+
 /// The headers of a dead letter (pure).
 pub fn headers(
     role: Component,
@@ -47,21 +60,14 @@ pub fn headers(
     offset: i64,
 ) -> OwnedHeaders {
     let (partition, offset) = (partition.to_string(), offset.to_string());
-    [
+    text_headers(&[
         (REASON, reason),
         (LABEL, label),
         (ROLE, role.name()),
         (SOURCE_TOPIC, topic),
-        (SOURCE_PARTITION, partition.as_str()),
-        (SOURCE_OFFSET, offset.as_str()),
-    ]
-    .into_iter()
-    .fold(OwnedHeaders::new(), |h, (key, value)| {
-        h.insert(Header {
-            key,
-            value: Some(value),
-        })
-    })
+        (SOURCE_PARTITION, &partition),
+        (SOURCE_OFFSET, &offset),
+    ])
 }
 
 /// The value of header `key` as text, if the message carries it.

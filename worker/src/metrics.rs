@@ -45,6 +45,14 @@ pub struct Metrics {
     stuck_after: AtomicU64,
 }
 
+fn count(family: &Family<Reason, Counter>, reason: &str) {
+    family
+        .get_or_create(&Reason {
+            reason: reason.to_owned(),
+        })
+        .inc();
+}
+
 /// Marks an operation in progress for the liveness check; idle again when dropped.
 pub struct Busy<'a>(&'a Metrics);
 
@@ -118,27 +126,15 @@ impl Metrics {
     }
 
     pub fn fail(&self, reason: &str) {
-        self.failed
-            .get_or_create(&Reason {
-                reason: reason.to_owned(),
-            })
-            .inc();
+        count(&self.failed, reason);
     }
 
     pub fn reject(&self, reason: &str) {
-        self.rejected
-            .get_or_create(&Reason {
-                reason: reason.to_owned(),
-            })
-            .inc();
+        count(&self.rejected, reason);
     }
 
     pub fn dead_letter(&self, reason: &str) {
-        self.dead_lettered
-            .get_or_create(&Reason {
-                reason: reason.to_owned(),
-            })
-            .inc();
+        count(&self.dead_lettered, reason);
     }
 
     /// Starts an operation that liveness watches (`--liveness-timeout`).

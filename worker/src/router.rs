@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Result};
 use futures::future::join_all;
-use rdkafka::message::{Header, Message, OwnedHeaders, OwnedMessage};
+use rdkafka::message::{Message, OwnedHeaders, OwnedMessage};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::util::Timeout;
 
@@ -20,7 +20,7 @@ use kapture::component::Component;
 
 use super::cli::RouterArgs;
 use super::consume::{commit_or_warn, next_batch};
-use super::dead_letter::{DeadLetters, Letter};
+use super::dead_letter::{text_headers, DeadLetters, Letter};
 use super::kafka_config;
 use super::metrics::{self, Metrics};
 use super::names::Names;
@@ -110,15 +110,7 @@ fn plan<'a>(batch: &'a [OwnedMessage], names: &Names) -> (Vec<Out<'a>>, Vec<Lett
 
 fn origin_headers((partition, offset): (i32, i64)) -> OwnedHeaders {
     let (p, o) = (partition.to_string(), offset.to_string());
-    OwnedHeaders::new_with_capacity(2)
-        .insert(Header {
-            key: ORIGIN_PARTITION,
-            value: Some(&p),
-        })
-        .insert(Header {
-            key: ORIGIN_OFFSET,
-            value: Some(&o),
-        })
+    text_headers(&[(ORIGIN_PARTITION, &p), (ORIGIN_OFFSET, &o)])
 }
 
 /// Delivers every message of the batch, or errors out (the router then exits uncommitted:

@@ -130,6 +130,15 @@ pub enum WriteError {
     Other(anyhow::Error),
 }
 
+impl From<WriteError> for anyhow::Error {
+    fn from(e: WriteError) -> Self {
+        match e {
+            WriteError::Data(reason) => anyhow!(reason),
+            WriteError::Other(e) => e,
+        }
+    }
+}
+
 /// SQLSTATE classes 22 (data exception) and 23 (integrity constraint violation).
 pub fn is_data_error(code: &SqlState) -> bool {
     let c = code.code();
@@ -280,17 +289,18 @@ impl Writer {
         let schema = &pg.postgres_schema;
         let client = connect(pg).await?;
         let timeout = pg.postgres_timeout;
-        let create = create_sql(schema);
-        tokio::time::timeout(timeout, client.batch_execute(&create))
-            .await
-            .map_err(|_| anyhow!("no answer within {timeout:?}"))
-            .and_then(|r| r.map_err(anyhow::Error::new))
-            .with_context(|| format!("creating {schema}.transactions"))?;
-        let insert = tokio::time::timeout(timeout, client.prepare(&insert_sql(schema)))
-            .await
-            .map_err(|_| anyhow!("no answer within {timeout:?}"))
-            .and_then(|r| r.map_err(anyhow::Error::new))
-            .context("preparing the insert")?;
+        bounded(
+            timeout,
+            &format!("creating {schema}.transactions"),
+            client.batch_execute(&create_sql(schema)),
+        )
+        .await?;
+        let insert = bounded(
+            timeout,
+            "preparing the insert",
+            client.prepare(&insert_sql(schema)),
+        )
+        .await?;
         Ok(Self {
             client,
             insert,

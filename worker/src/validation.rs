@@ -130,7 +130,7 @@ fn json_rejection(body: &[u8]) -> Rejection {
 
 pub fn validate(txn: &Transaction) -> Result<(), Rejection> {
     check_id(&txn.id)?;
-    check_time(&txn.time)?;
+    purchase_time(&txn.time)?;
     check_entity_id("customer.id", txn.customer.id)?;
     check_text("customer.name", &txn.customer.name, MAX_TEXT_LEN)?;
     check_location(&txn.customer.location, &CUSTOMER_LOCATION)?;
@@ -235,10 +235,6 @@ pub fn purchase_time(time: &str) -> Result<jiff::Timestamp, Rejection> {
         ));
     }
     Ok(ts)
-}
-
-fn check_time(time: &str) -> Result<(), Rejection> {
-    purchase_time(time).map(|_| ())
 }
 
 fn check_entity_id(field: &'static str, id: u64) -> Result<(), Rejection> {

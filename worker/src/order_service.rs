@@ -36,6 +36,10 @@ const RECENT_ORDERS: isize = 100;
 /// Longest wait for Kafka's acknowledgement before answering 503.
 const PRODUCE_TIMEOUT: Duration = Duration::from_secs(15);
 const HEALTH_INTERVAL: Duration = Duration::from_secs(2);
+/// Kafka counts as down only after this many failed checks in a row: a broker that answers
+/// metadata slowly for a few seconds (a rebalance, a pause) still acknowledges produces within
+/// `PRODUCE_TIMEOUT`, and one slow answer must not turn every request into a 503.
+const DOWN_AFTER_FAILED_CHECKS: u32 = 3;
 
 struct App {
     producer: FutureProducer,
@@ -174,6 +178,7 @@ async fn record_in_redis(app: Arc<App>, txn: Transaction) {
 
 /// Keeps `kafka_up`, the Redis connection and readiness current.
 async fn health_loop(app: Arc<App>, mut shutdown: Shutdown) {
+    let mut health = KafkaHealth::default();
     loop {
         let producer = app.producer.clone();
         let topic = app.names.source_topic();
@@ -193,6 +198,7 @@ async fn health_loop(app: Arc<App>, mut shutdown: Shutdown) {
                 false
             }
         };
+        let kafka = health.record(kafka);
         app.kafka_up.store(kafka, Ordering::Relaxed);
 
         let redis_ok = redis_check(&app).await;
@@ -201,6 +207,30 @@ async fn health_loop(app: Arc<App>, mut shutdown: Shutdown) {
             _ = tokio::time::sleep(HEALTH_INTERVAL) => {}
             _ = shutdown.wait() => return,
         }
+    }
+}
+
+/// Kafka's health from its recent checks: up after one passing check, down after
+/// `DOWN_AFTER_FAILED_CHECKS` failing ones in a row (down until the first pass).
+#[derive(Debug, Default)]
+struct KafkaHealth {
+    up: bool,
+    failed_in_row: u32,
+}
+
+impl KafkaHealth {
+    /// Takes one check's outcome and returns whether Kafka now counts as up.
+    fn record(&mut self, passed: bool) -> bool {
+        if passed {
+            self.failed_in_row = 0;
+            self.up = true;
+        } else {
+            self.failed_in_row = self.failed_in_row.saturating_add(1);
+            if self.failed_in_row >= DOWN_AFTER_FAILED_CHECKS {
+                self.up = false;
+            }
+        }
+        self.up
     }
 }
 
@@ -222,5 +252,41 @@ async fn redis_check(app: &App) -> bool {
             *app.redis.write().await = None;
             false
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn replay(checks: &[bool]) -> Vec<bool> {
+        let mut health = KafkaHealth::default();
+        checks.iter().map(|&passed| health.record(passed)).collect()
+    }
+
+    #[test]
+    fn kafka_is_down_until_its_first_passing_check() {
+        assert_eq!(replay(&[false, false, true]), [false, false, true]);
+    }
+
+    #[test]
+    fn fewer_failed_checks_in_a_row_than_the_threshold_keep_kafka_up() {
+        let checks = [true, false, false, true, false, false, true];
+        assert!(replay(&checks).iter().all(|&up| up));
+    }
+
+    #[test]
+    fn the_threshold_of_failed_checks_in_a_row_takes_kafka_down_until_a_pass() {
+        let mut checks = vec![true];
+        checks.extend(std::iter::repeat_n(
+            false,
+            DOWN_AFTER_FAILED_CHECKS as usize,
+        ));
+        checks.push(false);
+        checks.push(true);
+        let ups = replay(&checks);
+        let n = DOWN_AFTER_FAILED_CHECKS as usize;
+        assert!(ups[..n].iter().all(|&up| up), "{ups:?}");
+        assert_eq!(&ups[n..], [false, false, true]);
     }
 }

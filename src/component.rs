@@ -17,10 +17,12 @@ pub enum Component {
     KafkaTopics,
     Redis,
     Postgres,
+    Mongo,
     OrderService,
     Router,
     SinkPostgres,
     SinkRedis,
+    SinkMongo,
     Loadgen,
 }
 
@@ -52,21 +54,25 @@ struct Facts {
     worker_role: bool,
     /// Reads Kafka in a consumer group, so it reports a consumer lag.
     consumes_kafka: bool,
+    /// Deployed when `--components` is not given (or names `default`).
+    default: bool,
 }
 
 impl Component {
     /// Every component, in apply order (the order of the template files).
-    pub const ALL: [Component; 11] = [
+    pub const ALL: [Component; 13] = [
         Component::Zookeeper,
         Component::KafkaController,
         Component::KafkaBroker,
         Component::KafkaTopics,
         Component::Redis,
         Component::Postgres,
+        Component::Mongo,
         Component::OrderService,
         Component::Router,
         Component::SinkPostgres,
         Component::SinkRedis,
+        Component::SinkMongo,
         Component::Loadgen,
     ];
 
@@ -80,10 +86,12 @@ impl Component {
             Component::KafkaTopics => ("kafka-topics", Job, true, false, false),
             Component::Redis => ("redis", StatefulSet, false, false, false),
             Component::Postgres => ("postgres", StatefulSet, false, false, false),
+            Component::Mongo => ("mongo", StatefulSet, false, false, false),
             Component::OrderService => ("order-service", Deployment, false, true, false),
             Component::Router => ("router", Deployment, false, true, true),
             Component::SinkPostgres => ("sink-postgres", Deployment, false, true, true),
             Component::SinkRedis => ("sink-redis", Deployment, false, true, true),
+            Component::SinkMongo => ("sink-mongo", Deployment, false, true, true),
             Component::Loadgen => ("loadgen", Deployment, false, true, false),
         };
         Facts {
@@ -92,12 +100,29 @@ impl Component {
             kafka,
             worker_role,
             consumes_kafka,
+            // Mongo is opt-in: a second store doubles the stateful footprint and the first
+            // image pull (the official image is the largest Kapture uses), and Postgres
+            // already carries the integrity verdict. docs/manifests.md, "MongoDB".
+            default: !matches!(self, Component::Mongo | Component::SinkMongo),
         }
     }
 
     /// The label value, template name and worker role name.
     pub const fn name(self) -> &'static str {
         self.facts().name
+    }
+
+    /// What is deployed when `--components` is not given, in apply order.
+    pub fn default_set() -> Vec<Component> {
+        Component::ALL
+            .into_iter()
+            .filter(|c| c.in_default_set())
+            .collect()
+    }
+
+    /// Deployed unless `--components` leaves it out; the others are opt-in.
+    pub const fn in_default_set(self) -> bool {
+        self.facts().default
     }
 
     pub fn from_name(name: &str) -> Option<Component> {
@@ -166,5 +191,13 @@ mod tests {
             assert!(c.is_worker_role(), "{c}");
         }
         assert_eq!(Component::KafkaBroker.object_name(), "kapture-kafka-broker");
+    }
+
+    #[test]
+    fn mongo_and_its_sink_are_opt_in() {
+        let default = Component::default_set();
+        assert_eq!(default.len(), Component::ALL.len() - 2);
+        assert!(!default.contains(&Component::Mongo));
+        assert!(!default.contains(&Component::SinkMongo));
     }
 }

@@ -7,7 +7,10 @@
 //! - every role serves `/metrics`, `/healthz`, `/readyz` on 9090 (the order service on 8080 too);
 //! - in-cluster addresses: Kafka `kapture-kafka:9092`, Redis `kapture-redis:6379`,
 //!   Postgres `kapture-postgres:5432` (user and database `kapture`, password from Secret
-//!   `kapture-postgres` key `password`), order service `http://kapture-order-service:8080`.
+//!   `kapture-postgres` key `password`), MongoDB `kapture-mongo:27017` (database `kapture`,
+//!   user and password from Secret `kapture-mongo` keys `username` and `password`, SCRAM against
+//!   `authSource=admin`; the URL carries no credentials), order service
+//!   `http://kapture-order-service:8080`.
 
 /// Environment variables every role reads (clap `env = ...`), set by the manifests.
 pub mod env {
@@ -18,6 +21,11 @@ pub mod env {
     pub const POSTGRES_USER: &str = "KAPTURE_POSTGRES_USER";
     pub const POSTGRES_PASSWORD: &str = "KAPTURE_POSTGRES_PASSWORD";
     pub const POSTGRES_DB: &str = "KAPTURE_POSTGRES_DB";
+    pub const MONGO_URL: &str = "KAPTURE_MONGO_URL";
+    pub const MONGO_USER: &str = "KAPTURE_MONGO_USER";
+    pub const MONGO_PASSWORD: &str = "KAPTURE_MONGO_PASSWORD";
+    pub const MONGO_DB: &str = "KAPTURE_MONGO_DB";
+    pub const MONGO_TIMEOUT: &str = "KAPTURE_MONGO_TIMEOUT";
     pub const ORDER_SERVICE_URL: &str = "KAPTURE_ORDER_SERVICE_URL";
     pub const LISTEN: &str = "KAPTURE_LISTEN";
     pub const METRICS_LISTEN: &str = "KAPTURE_METRICS_LISTEN";

@@ -20,16 +20,18 @@ pub enum ImageName {
     Zookeeper,
     Redis,
     Postgres,
+    Mongo,
     /// Kapture's own workload image (every role, the topic and verify Jobs).
     Worker,
 }
 
 impl ImageName {
-    pub const ALL: [ImageName; 5] = [
+    pub const ALL: [ImageName; 6] = [
         ImageName::Kafka,
         ImageName::Zookeeper,
         ImageName::Redis,
         ImageName::Postgres,
+        ImageName::Mongo,
         ImageName::Worker,
     ];
 
@@ -39,6 +41,7 @@ impl ImageName {
             ImageName::Zookeeper => "zookeeper",
             ImageName::Redis => "redis",
             ImageName::Postgres => "postgres",
+            ImageName::Mongo => "mongo",
             ImageName::Worker => "worker",
         }
     }

@@ -182,6 +182,9 @@ pub struct WindowImpact {
     pub sink_postgres_consumed_per_second: Figure,
     /// Messages the Redis sink consumed, per second.
     pub sink_redis_consumed_per_second: Figure,
+    /// Messages the MongoDB sink consumed, per second, when it is deployed (it is opt-in).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sink_mongo_consumed_per_second: Option<Figure>,
     /// (failed + rejected) / consumed of the order service.
     pub order_service_error_rate: Figure,
 }
@@ -305,6 +308,14 @@ fn why_not(samples: &[Sample], bounds: &Bounds, window: Window, role: Component)
 /// Computes the impact of a run from its samples.
 pub fn analyze(samples: &[Sample], bounds: &Bounds) -> Impact {
     let inc = increases(samples, bounds);
+    // An opt-in role without a pod in any sample is not deployed: it gets no figures and no
+    // "no data" notes.
+    let reported = |role: Component| {
+        role.in_default_set()
+            || samples
+                .iter()
+                .any(|s| s.pods.iter().any(|p| p.role == role))
+    };
     let mut notes = BTreeSet::new();
     let mut windows = Vec::new();
     for window in [Window::Before, Window::During, Window::After] {
@@ -341,6 +352,8 @@ pub fn analyze(samples: &[Sample], bounds: &Bounds) -> Impact {
         let router = rate(Component::Router, |i| i.produced);
         let postgres = rate(Component::SinkPostgres, |i| i.consumed);
         let redis = rate(Component::SinkRedis, |i| i.consumed);
+        let mongo =
+            reported(Component::SinkMongo).then(|| rate(Component::SinkMongo, |i| i.consumed));
         let error_rate = match inc.get(&(window, Component::OrderService)) {
             Some(i) if i.observed && i.consumed > 0.0 => {
                 Figure::some((i.failed + i.rejected) / i.consumed)
@@ -355,13 +368,14 @@ pub fn analyze(samples: &[Sample], bounds: &Bounds) -> Impact {
             router_produced_per_second: router,
             sink_postgres_consumed_per_second: postgres,
             sink_redis_consumed_per_second: redis,
+            sink_mongo_consumed_per_second: mongo,
             order_service_error_rate: error_rate,
         });
     }
 
     let lag_peaks = Component::ALL
         .into_iter()
-        .filter(|c| c.consumes_kafka())
+        .filter(|&c| c.consumes_kafka() && reported(c))
         .map(|role| {
             let peak = samples
                 .iter()
@@ -528,6 +542,48 @@ garbage line
         assert_eq!(after.order_service_produced_per_second.value, Some(10.0));
         assert_eq!(after.order_service_error_rate.value, Some(0.0));
         assert_eq!(impact.samples, 7);
+    }
+
+    #[test]
+    fn the_mongo_sink_is_reported_only_when_it_is_deployed() {
+        let run = |role: &str| -> Vec<Sample> {
+            (0..=6)
+                .map(|t| {
+                    let t = t as f64;
+                    let pods = vec![pod(role, "s-1", values(0.0, 5.0 * t, 0.0, Some(t)))];
+                    sample(t, pods)
+                })
+                .collect()
+        };
+        let without = analyze(&run("sink-postgres"), &BOUNDS);
+        assert!(without
+            .windows
+            .iter()
+            .all(|w| w.sink_mongo_consumed_per_second.is_none()));
+        assert!(!without
+            .lag_peaks
+            .iter()
+            .any(|l| l.role == Component::SinkMongo));
+        assert!(!without.notes.iter().any(|n| n.contains("sink-mongo")));
+        let json = serde_json::to_string(&without).unwrap();
+        assert!(!json.contains("sinkMongo"), "{json}");
+
+        let with = analyze(&run("sink-mongo"), &BOUNDS);
+        let during = window(&with, Window::During);
+        assert_eq!(
+            during
+                .sink_mongo_consumed_per_second
+                .as_ref()
+                .unwrap()
+                .value,
+            Some(5.0)
+        );
+        let peak = with
+            .lag_peaks
+            .iter()
+            .find(|l| l.role == Component::SinkMongo)
+            .expect("a lag peak for the deployed sink");
+        assert_eq!(peak.peak.value, Some(6.0));
     }
 
     #[test]

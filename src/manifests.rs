@@ -17,6 +17,7 @@ use serde_json::{json, Value};
 use crate::component::Component;
 use crate::images::{ImageName, ImageRef, Images, Overrides};
 use crate::kafka::bootstrap::Bootstrap;
+use crate::password::Passwords;
 
 static MANIFESTS: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/manifests");
 
@@ -50,6 +51,8 @@ pub const KAFKA_ZOOKEEPER_MODE_IMAGE: &str = "apache/kafka:3.9.1";
 pub const ZOOKEEPER_IMAGE: &str = "zookeeper:3.9.4";
 pub const REDIS_IMAGE: &str = "redis:7.4";
 pub const POSTGRES_IMAGE: &str = "postgres:16";
+/// MongoDB: the official image (its entrypoint creates the root user from the Secret).
+pub const MONGO_IMAGE: &str = "mongo:8.0";
 /// Where the workload finds Kapture's own Kafka: the brokers' client Service.
 pub const OWN_KAFKA_BOOTSTRAP: &str = "kapture-kafka:9092";
 
@@ -175,9 +178,9 @@ pub struct RenderParams {
     /// How long Kafka keeps the records of Kapture's topics (`retention.ms`).
     #[serde(skip)]
     pub retention: Duration,
-    /// Password put into the Postgres Secret. Never logged.
+    /// Passwords put into the stores' Secrets. Never logged.
     #[serde(skip)]
-    pub postgres_password: String,
+    pub passwords: Passwords,
 }
 
 /// The default deployment; `kubectl kapture deploy`'s flags default to these values.
@@ -185,7 +188,7 @@ impl Default for RenderParams {
     fn default() -> Self {
         RenderParams {
             namespace: DEFAULT_NAMESPACE.to_string(),
-            components: Component::ALL.to_vec(),
+            components: Component::default_set(),
             kafka_mode: KafkaMode::Kraft,
             brokers: 3,
             controllers: 3,
@@ -202,7 +205,7 @@ impl Default for RenderParams {
             load_generators: 1,
             rate: 100,
             retention: DEFAULT_RETENTION,
-            postgres_password: String::new(),
+            passwords: Passwords::default(),
         }
     }
 }
@@ -350,7 +353,7 @@ fn short_hash(text: &str) -> String {
 /// Values the templates see: the parameters plus what is derived from them.
 fn template_context(params: &RenderParams) -> Value {
     let mut ctx = serde_json::to_value(params).expect("parameters serialise");
-    ctx["postgres_password"] = json!(params.postgres_password);
+    ctx["passwords"] = json!(params.passwords);
     ctx["kafka"] = serde_json::to_value(KafkaSettings::derive(params)).expect("settings serialise");
     ctx["res"] = resources_context(params.resources);
     ctx["images"] = serde_json::to_value(images(params)).expect("images serialise");
@@ -369,6 +372,7 @@ pub fn images(params: &RenderParams) -> Images {
         (ImageName::Zookeeper, ZOOKEEPER_IMAGE),
         (ImageName::Redis, REDIS_IMAGE),
         (ImageName::Postgres, POSTGRES_IMAGE),
+        (ImageName::Mongo, MONGO_IMAGE),
         (ImageName::Worker, params.worker_image.as_str()),
     ]
     .into_iter()
@@ -513,7 +517,8 @@ struct Resources {
     memory_request: &'static str,
     cpu_limit: &'static str,
     memory_limit: &'static str,
-    /// -Xms/-Xmx in MiB, about half the memory limit: the rest is page cache and off-heap.
+    /// The memory the process is told to stay within, in MiB: the JVM's -Xms/-Xmx (about half
+    /// the limit: the rest is page cache and off-heap), MongoDB's WiredTiger cache.
     heap_mb: Option<u32>,
 }
 
@@ -525,6 +530,7 @@ enum Sizing {
     Quorum,
     Redis,
     Postgres,
+    Mongo,
     Worker,
     /// The topic Job: the same for every preset, because a Job's template is immutable.
     TopicsJob,
@@ -537,10 +543,12 @@ fn sizing(component: Component) -> Sizing {
         Component::KafkaTopics => Sizing::TopicsJob,
         Component::Redis => Sizing::Redis,
         Component::Postgres => Sizing::Postgres,
+        Component::Mongo => Sizing::Mongo,
         Component::OrderService
         | Component::Router
         | Component::SinkPostgres
         | Component::SinkRedis
+        | Component::SinkMongo
         | Component::Loadgen => Sizing::Worker,
     }
 }
@@ -565,6 +573,11 @@ fn resources(sizing: Sizing, preset: ResourcePreset) -> Resources {
         (Sizing::Postgres, Small) => ("100m", "256Mi", "1", "512Mi", None),
         (Sizing::Postgres, Medium) => ("500m", "1Gi", "2", "2Gi", None),
         (Sizing::Postgres, Large) => ("1", "4Gi", "4", "8Gi", None),
+        // WiredTiger's cache gets a quarter of the limit: the rest holds connections, the
+        // probes' mongosh and the file system cache.
+        (Sizing::Mongo, Small) => ("100m", "512Mi", "1", "1Gi", Some(256)),
+        (Sizing::Mongo, Medium) => ("500m", "1Gi", "2", "2Gi", Some(512)),
+        (Sizing::Mongo, Large) => ("1", "4Gi", "4", "8Gi", Some(2048)),
         (Sizing::Worker, Small) => ("50m", "64Mi", "500m", "256Mi", None),
         (Sizing::Worker, Medium) => ("200m", "128Mi", "1", "512Mi", None),
         (Sizing::Worker, Large) => ("500m", "256Mi", "2", "1Gi", None),
@@ -668,6 +681,7 @@ mod tests {
     use crate::contract::env;
 
     const PASSWORD: &str = "Pa55-w0rd\"quoted\": #not-a-comment";
+    const MONGO_PASSWORD: &str = "M0ngo: {not-a-map}";
 
     fn base() -> RenderParams {
         RenderParams {
@@ -676,7 +690,11 @@ mod tests {
             pull_policy: PullPolicy::Always,
             load_generators: 2,
             rate: 250,
-            postgres_password: PASSWORD.into(),
+            components: Component::ALL.to_vec(),
+            passwords: Passwords {
+                postgres: PASSWORD.into(),
+                mongo: MONGO_PASSWORD.into(),
+            },
             ..RenderParams::default()
         }
     }
@@ -1120,7 +1138,7 @@ mod tests {
                     .filter(|m| m.kind() == "StatefulSet")
                     .map(json)
                     .collect();
-                assert_eq!(sets.len(), 4, "broker, quorum, redis, postgres");
+                assert_eq!(sets.len(), 5, "broker, quorum, redis, postgres, mongo");
                 for set in sets {
                     let name = set["metadata"]["name"].clone();
                     let volumes = set["spec"]["template"]["spec"]["volumes"]
@@ -1181,6 +1199,7 @@ mod tests {
     #[test]
     fn the_password_appears_only_in_the_secret() {
         let encoded = base64_standard(PASSWORD.as_bytes());
+        let mongo_encoded = base64_standard(MONGO_PASSWORD.as_bytes());
         for params in matrix() {
             let mut secrets = 0;
             for m in render(&params).expect("renders") {
@@ -1190,9 +1209,14 @@ mod tests {
                     // k8s-openapi decodes `data` itself: an independent check of the encoding.
                     let secret: Secret = serde_json::from_value(json(&m)).expect("a Secret");
                     let data = secret.data.expect("data");
+                    let expected = match m.name() {
+                        "kapture-postgres" => PASSWORD,
+                        "kapture-mongo" => MONGO_PASSWORD,
+                        other => panic!("unexpected Secret {other}"),
+                    };
                     assert_eq!(
                         data["password"].0,
-                        PASSWORD.as_bytes(),
+                        expected.as_bytes(),
                         "exact, despite quotes"
                     );
                     assert!(
@@ -1200,21 +1224,17 @@ mod tests {
                         "stringData makes every apply a write"
                     );
                 } else {
-                    assert!(
-                        !text.contains("Pa55-w0rd"),
-                        "password in {} {}",
-                        m.kind(),
-                        m.name()
-                    );
-                    assert!(
-                        !text.contains(&encoded),
-                        "encoded password in {} {}",
-                        m.kind(),
-                        m.name()
-                    );
+                    for secret in ["Pa55-w0rd", "M0ngo", &encoded, &mongo_encoded] {
+                        assert!(
+                            !text.contains(secret),
+                            "a password in {} {}",
+                            m.kind(),
+                            m.name()
+                        );
+                    }
                 }
             }
-            assert_eq!(secrets, 1);
+            assert_eq!(secrets, 2, "Postgres's and Mongo's");
         }
     }
 
@@ -1478,8 +1498,16 @@ mod tests {
                 );
                 // Kafka and ZooKeeper are the JVMs; the topic Job is Kapture's own binary.
                 let jvm = component.is_kafka() && component != Component::KafkaTopics;
-                assert_eq!(r.heap_mb.is_some(), jvm, "{part}");
-                if let Some(heap) = r.heap_mb {
+                let mongo = component == Component::Mongo;
+                assert_eq!(r.heap_mb.is_some(), jvm || mongo, "{part}");
+                if let (true, Some(cache)) = (mongo, r.heap_mb) {
+                    assert_eq!(
+                        (u64::from(cache) << 20) * 4,
+                        quantity(r.memory_limit),
+                        "{part} {preset:?}: the cache is a quarter of the limit"
+                    );
+                }
+                if let (true, Some(heap)) = (jvm, r.heap_mb) {
                     let heap_bytes = u64::from(heap) << 20;
                     assert!(
                         heap_bytes * 10 <= quantity(r.memory_limit) * 6,
@@ -1698,6 +1726,10 @@ mod tests {
             env::POSTGRES_USER,
             env::POSTGRES_PASSWORD,
             env::POSTGRES_DB,
+            env::MONGO_URL,
+            env::MONGO_USER,
+            env::MONGO_PASSWORD,
+            env::MONGO_DB,
             env::ORDER_SERVICE_URL,
             env::LISTEN,
             env::METRICS_LISTEN,
@@ -1758,6 +1790,12 @@ mod tests {
                 needs_postgres,
                 "{role}"
             );
+            let needs_mongo = role == "sink-mongo";
+            assert_eq!(
+                vars.contains_key(env::MONGO_PASSWORD),
+                needs_mongo,
+                "{role}"
+            );
         }
         let env_of = |role: &str, name: &str| {
             let d = json(find(&ms, "Deployment", &format!("kapture-{role}")));
@@ -1780,6 +1818,19 @@ mod tests {
         assert_eq!(
             env_of("sink-postgres", env::POSTGRES_PORT)["value"],
             json!("5432")
+        );
+        for (var, key) in [
+            (env::MONGO_USER, "username"),
+            (env::MONGO_PASSWORD, "password"),
+        ] {
+            assert_eq!(
+                env_of("sink-mongo", var)["valueFrom"]["secretKeyRef"],
+                json!({"name": "kapture-mongo", "key": key})
+            );
+        }
+        assert_eq!(
+            env_of("sink-mongo", env::MONGO_URL)["value"],
+            json!("mongodb://kapture-mongo:27017")
         );
         assert_eq!(
             env_of("order-service", env::REDIS_URL)["value"],
@@ -1828,12 +1879,76 @@ mod tests {
     }
 
     #[test]
+    fn mongo_runs_the_official_image_as_its_user_with_the_secret_and_a_bounded_cache() {
+        for preset in [
+            ResourcePreset::Small,
+            ResourcePreset::Medium,
+            ResourcePreset::Large,
+        ] {
+            let ms = render(&RenderParams {
+                resources: preset,
+                ..base()
+            })
+            .expect("renders");
+            let set = json(find(&ms, "StatefulSet", "kapture-mongo"));
+            let pod = &set["spec"]["template"]["spec"];
+            let c = &pod["containers"][0];
+            assert_eq!(c["image"], json!("mongo:8.0"));
+            assert_eq!(pod["securityContext"]["runAsUser"], json!(999));
+            assert_eq!(c["securityContext"]["readOnlyRootFilesystem"], json!(true));
+            let args: Vec<&str> = c["args"]
+                .as_array()
+                .expect("args")
+                .iter()
+                .map(|a| a.as_str().unwrap())
+                .collect();
+            let cache_mb = resources(Sizing::Mongo, preset).heap_mb.expect("a cache");
+            assert_eq!(
+                args[..3],
+                ["mongod", "--bind_ip_all", "--wiredTigerCacheSizeGB"]
+            );
+            let cache_gb: f64 = args[3].parse().expect("a number of GB");
+            assert_eq!(cache_gb * 1024.0, f64::from(cache_mb), "{preset:?}");
+            for (var, key) in [
+                ("MONGO_INITDB_ROOT_USERNAME", "username"),
+                ("MONGO_INITDB_ROOT_PASSWORD", "password"),
+            ] {
+                let e = c["env"]
+                    .as_array()
+                    .expect("env")
+                    .iter()
+                    .find(|e| e["name"] == var)
+                    .unwrap_or_else(|| panic!("no {var}"));
+                assert_eq!(
+                    e["valueFrom"]["secretKeyRef"],
+                    json!({"name": "kapture-mongo", "key": key})
+                );
+            }
+            assert_eq!(c["readinessProbe"]["exec"]["command"][0], json!("mongosh"));
+            let mounts: BTreeSet<&str> = c["volumeMounts"]
+                .as_array()
+                .expect("mounts")
+                .iter()
+                .map(|m| m["mountPath"].as_str().unwrap())
+                .collect();
+            assert_eq!(
+                mounts,
+                BTreeSet::from(["/data/db", "/data/configdb", "/tmp"])
+            );
+            let secret: Secret =
+                serde_json::from_value(json(find(&ms, "Secret", "kapture-mongo"))).unwrap();
+            assert_eq!(secret.data.unwrap()["username"].0, b"kapture");
+        }
+    }
+
+    #[test]
     fn data_services_keep_the_address_contract() {
         let ms = render(&base()).expect("renders");
         for (name, port) in [
             ("kapture-kafka", 9092),
             ("kapture-redis", 6379),
             ("kapture-postgres", 5432),
+            ("kapture-mongo", 27017),
         ] {
             assert_eq!(
                 json(find(&ms, "Service", name))["spec"]["ports"][0]["port"],
@@ -2001,7 +2116,7 @@ mod tests {
         )));
         let values: Vec<Value> = workloads(&ms).map(json).collect();
         let bootstraps = env_values(&values, env::KAFKA_BOOTSTRAP);
-        assert_eq!(bootstraps.len(), 6, "every worker role and the topic Job");
+        assert_eq!(bootstraps.len(), 7, "every worker role and the topic Job");
         assert!(bootstraps
             .iter()
             .all(|v| *v == &json!("my-kafka-bootstrap.kafka.svc:9092")));
@@ -2044,6 +2159,7 @@ mod tests {
                 [
                     "mirror.example.com/hub/apache/kafka:4.1.1",
                     "mirror.example.com/hub/library/postgres:16",
+                    "mirror.example.com/hub/library/mongo:8.0",
                     "mirror.example.com/hub/kapture-worker:1.2.3",
                     "localhost/bench/redis:7-bookworm",
                 ]

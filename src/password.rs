@@ -1,19 +1,66 @@
-//! Which Postgres password a client dry run renders. Pure: the caller reads the Secret and
-//! generates passwords.
+//! Which password of a store (Postgres, MongoDB) a client dry run renders. Pure: the caller
+//! reads the Secret and generates passwords.
 //!
-//! Postgres reads its password once, when it initialises its data directory. A normal deploy
+//! Both stores read their password once, when they initialise their data directory. A normal deploy
 //! keeps an existing Secret as it is (`kept`); `deploy --dry-run=client -o yaml | kubectl
 //! apply -f -` cannot, because kubectl applies whatever the output holds. So the output carries
 //! the password the Secret already has, and applying it leaves the Secret unchanged; where that
 //! cannot be known, it carries a new one and says so.
 use k8s_openapi::api::core::v1::Secret;
+use serde::Serialize;
 
+use crate::component::Component;
 use crate::manifests;
 
-/// The Secret that holds the password (rendered by manifests/30-postgres.yaml).
-pub const SECRET_NAME: &str = "kapture-postgres";
-/// Its key.
+/// The key of the password in each store's Secret.
 pub const SECRET_KEY: &str = "password";
+
+/// A store whose password lives in a generated Secret named after its component
+/// (`kapture-postgres`, `kapture-mongo`; rendered by its manifest).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Store {
+    Postgres,
+    Mongo,
+}
+
+impl Store {
+    pub const ALL: [Store; 2] = [Store::Postgres, Store::Mongo];
+
+    pub const fn component(self) -> Component {
+        match self {
+            Store::Postgres => Component::Postgres,
+            Store::Mongo => Component::Mongo,
+        }
+    }
+
+    /// How the warnings call it.
+    const fn label(self) -> &'static str {
+        match self {
+            Store::Postgres => "Postgres",
+            Store::Mongo => "MongoDB",
+        }
+    }
+
+    pub fn secret_name(self) -> String {
+        self.component().object_name()
+    }
+}
+
+/// The password of every store, as the templates see them (`passwords.postgres`). Never logged.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Passwords {
+    pub postgres: String,
+    pub mongo: String,
+}
+
+impl Passwords {
+    pub fn of_mut(&mut self, store: Store) -> &mut String {
+        match store {
+            Store::Postgres => &mut self.postgres,
+            Store::Mongo => &mut self.mongo,
+        }
+    }
+}
 
 /// What the cluster said about the Secret.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,9 +105,18 @@ pub struct Choice {
 }
 
 /// The existing password when there is one; otherwise a new one from `generate`, with a warning
-/// that names the namespace and why.
-pub fn choose(lookup: Lookup, namespace: &str, generate: impl FnOnce() -> String) -> Choice {
-    let consequence = "the output carries a new password; applying it over an initialised Postgres would break logins";
+/// that names the Secret, the namespace and why.
+pub fn choose(
+    store: Store,
+    lookup: Lookup,
+    namespace: &str,
+    generate: impl FnOnce() -> String,
+) -> Choice {
+    let secret = store.secret_name();
+    let consequence = format!(
+        "the output carries a new password; applying it over an initialised {} would break logins",
+        store.label()
+    );
     let warning = match lookup {
         Lookup::Found(password) => {
             return Choice {
@@ -70,14 +126,14 @@ pub fn choose(lookup: Lookup, namespace: &str, generate: impl FnOnce() -> String
             }
         }
         Lookup::Absent => {
-            format!("no Secret {SECRET_NAME} in namespace {namespace:?}: {consequence}")
+            format!("no Secret {secret} in namespace {namespace:?}: {consequence}")
         }
         Lookup::Unusable(why) => {
-            format!("Secret {SECRET_NAME} in namespace {namespace:?} {why}: {consequence}")
+            format!("Secret {secret} in namespace {namespace:?} {why}: {consequence}")
         }
-        Lookup::Unknown(why) => format!(
-            "cannot read Secret {SECRET_NAME} in namespace {namespace:?} ({why}): {consequence}"
-        ),
+        Lookup::Unknown(why) => {
+            format!("cannot read Secret {secret} in namespace {namespace:?} ({why}): {consequence}")
+        }
     };
     Choice {
         password: generate(),
@@ -97,7 +153,7 @@ mod tests {
 
     fn secret(part_of: Option<&str>, data: &[(&str, &[u8])]) -> Secret {
         let mut s = Secret::default();
-        s.metadata.name = Some(SECRET_NAME.into());
+        s.metadata.name = Some(Store::Postgres.secret_name());
         s.metadata.labels =
             part_of.map(|v| BTreeMap::from([(LABEL_PART_OF.to_string(), v.to_string())]));
         s.data = Some(
@@ -117,7 +173,9 @@ mod tests {
         let ours = secret(Some(PART_OF), &[(SECRET_KEY, b"s3cret")]);
         let lookup = Lookup::of(Some(&ours));
         assert_eq!(lookup, Lookup::Found("s3cret".into()));
-        let choice = choose(lookup, "ns", || panic!("generated although one exists"));
+        let choice = choose(Store::Postgres, lookup, "ns", || {
+            panic!("generated although one exists")
+        });
         assert_eq!(
             choice,
             Choice {
@@ -131,7 +189,7 @@ mod tests {
     #[test]
     fn an_absent_secret_gets_a_new_password_and_one_warning_line() {
         assert_eq!(Lookup::of(None), Lookup::Absent);
-        let choice = choose(Lookup::Absent, "team-a", fresh);
+        let choice = choose(Store::Postgres, Lookup::Absent, "team-a", fresh);
         assert_eq!(choice.password, "fresh");
         assert!(!choice.reused);
         let warning = choice.warning.unwrap();
@@ -166,7 +224,7 @@ mod tests {
                 matches!(&lookup, Lookup::Unusable(w) if w.contains(why)),
                 "{lookup:?}"
             );
-            let choice = choose(lookup, "ns", fresh);
+            let choice = choose(Store::Postgres, lookup, "ns", fresh);
             assert_eq!(choice.password, "fresh");
             let warning = choice.warning.unwrap();
             assert!(
@@ -179,17 +237,18 @@ mod tests {
 
     #[test]
     fn an_unanswered_lookup_names_the_reason() {
-        let why =
-            "forbidden: user \"nobody\" cannot get secrets/kapture-postgres in namespace \"ns\"";
-        let choice = choose(Lookup::Unknown(why.into()), "ns", fresh);
+        let why = "forbidden: user \"nobody\" cannot get secrets/kapture-mongo in namespace \"ns\"";
+        let choice = choose(Store::Mongo, Lookup::Unknown(why.into()), "ns", fresh);
         assert_eq!(choice.password, "fresh");
         let warning = choice.warning.unwrap();
         assert!(
-            warning.starts_with(
-                "cannot read Secret kapture-postgres in namespace \"ns\" (forbidden: "
-            ),
+            warning
+                .starts_with("cannot read Secret kapture-mongo in namespace \"ns\" (forbidden: "),
             "{warning}"
         );
-        assert!(warning.ends_with("would break logins"), "{warning}");
+        assert!(
+            warning.ends_with("over an initialised MongoDB would break logins"),
+            "{warning}"
+        );
     }
 }

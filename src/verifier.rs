@@ -3,8 +3,10 @@
 //!
 //! The Job runs `kapture-worker verify` in the namespace with the workload's own image and
 //! settings: its container is the Postgres sink's (image, security context, resources, the
-//! Postgres password from the Secret) with the Redis sink's environment added, so a deploy with
-//! `--set-image`, `--registry` or `--kafka-bootstrap` is verified with exactly what it runs.
+//! Postgres password from the Secret) with the other sinks' environment added (Redis's, and
+//! Mongo's when it is deployed: its variables are what makes the verifier read Mongo), so a
+//! deploy with `--set-image`, `--registry` or `--kafka-bootstrap` is verified with exactly what
+//! it runs.
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -23,12 +25,13 @@ pub const LABEL_VALUE: &str = "verify";
 /// The verifier's container.
 pub const CONTAINER: &str = "verify";
 
-/// The Job `name` that verifies the flow of the deployment whose sinks are given. `settle` is
-/// how long the verifier waits for the sinks to catch up; `deadline` bounds the whole Job.
+/// The Job `name` that verifies the flow of the deployment whose sinks are given: the Postgres
+/// sink, then the others. `settle` is how long the verifier waits for the sinks to catch up;
+/// `deadline` bounds the whole Job.
 pub fn job(
     name: &str,
     sink_postgres: &Deployment,
-    sink_redis: &Deployment,
+    other_sinks: &[Deployment],
     settle: Duration,
     deadline: Duration,
 ) -> Result<Job> {
@@ -46,12 +49,13 @@ pub fn job(
     };
     let mut pod = template(sink_postgres)?;
     let postgres_container = first_container(&pod, sink_postgres)?;
-    let redis_container = first_container(&template(sink_redis)?, sink_redis)?;
-
     let mut env = postgres_container.env.clone().unwrap_or_default();
-    for var in redis_container.env.unwrap_or_default() {
-        if !env.iter().any(|e| e.name == var.name) {
-            env.push(var);
+    for sink in other_sinks {
+        let container = first_container(&template(sink)?, sink)?;
+        for var in container.env.unwrap_or_default() {
+            if !env.iter().any(|e| e.name == var.name) {
+                env.push(var);
+            }
         }
     }
     let container = Container {
@@ -147,7 +151,10 @@ mod tests {
     use serde_json::json;
 
     fn rendered(component: Component) -> Deployment {
-        let params = RenderParams::default();
+        let params = RenderParams {
+            components: Component::ALL.to_vec(),
+            ..RenderParams::default()
+        };
         let objects = render(&params).expect("render");
         let object = objects
             .into_iter()
@@ -156,15 +163,46 @@ mod tests {
         serde_json::from_value(serde_json::to_value(&object.object).unwrap()).expect("a Deployment")
     }
 
-    fn verifier() -> Job {
+    fn verifier_of(other_sinks: &[Component]) -> Job {
+        let others: Vec<Deployment> = other_sinks.iter().map(|c| rendered(*c)).collect();
         job(
             "kapture-verify-1",
             &rendered(Component::SinkPostgres),
-            &rendered(Component::SinkRedis),
+            &others,
             Duration::from_secs(90),
             Duration::from_secs(300),
         )
         .unwrap()
+    }
+
+    fn verifier() -> Job {
+        verifier_of(&[Component::SinkRedis])
+    }
+
+    fn env_names(job: &Job) -> Vec<String> {
+        let pod = job.spec.as_ref().unwrap().template.spec.as_ref().unwrap();
+        pod.containers[0]
+            .env
+            .as_ref()
+            .unwrap()
+            .iter()
+            .map(|e| e.name.clone())
+            .collect()
+    }
+
+    #[test]
+    fn mongo_is_verified_when_its_sink_is_deployed() {
+        use crate::contract::env::{MONGO_PASSWORD, MONGO_URL, MONGO_USER};
+        let without = env_names(&verifier());
+        assert!(!without.iter().any(|n| n == MONGO_URL), "{without:?}");
+        let with = env_names(&verifier_of(&[Component::SinkRedis, Component::SinkMongo]));
+        for needed in [MONGO_URL, MONGO_USER, MONGO_PASSWORD] {
+            assert!(with.iter().any(|n| n == needed), "{needed} in {with:?}");
+        }
+        let mut unique = with.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), with.len(), "no variable twice: {with:?}");
     }
 
     #[test]

@@ -14,10 +14,12 @@ use kube::core::{ApiResource, DynamicObject, GroupVersionKind, TypeMeta};
 use kube::discovery::pinned_kind;
 use kube::{Api, Client, ResourceExt};
 
+use kapture::component::Component;
 use kapture::k8s::apply::content;
 use kapture::manifests::{
     render, KafkaMode, Manifest, RenderParams, ResourcePreset, Storage, FIELD_MANAGER, SELECTOR,
 };
+use kapture::password::Passwords;
 
 fn params(namespace: &str, mode: KafkaMode, storage: Storage, class: Option<&str>) -> RenderParams {
     RenderParams {
@@ -30,7 +32,12 @@ fn params(namespace: &str, mode: KafkaMode, storage: Storage, class: Option<&str
         resources: ResourcePreset::Medium,
         load_generators: 2,
         rate: 10,
-        postgres_password: "bench-password".into(),
+        // Every component, Mongo's too: the API server validates every template.
+        components: Component::ALL.to_vec(),
+        passwords: Passwords {
+            postgres: "bench-password".into(),
+            mongo: "bench-mongo-password".into(),
+        },
         ..RenderParams::default()
     }
 }
@@ -139,7 +146,8 @@ async fn reapplying_the_same_parameters_writes_nothing_and_pods_get_created() {
         let first = apply_all(&client, &ns, &manifests, false).await;
 
         // The controllers create every pod from the templates: 3 brokers, 3 quorum members,
-        // Redis, Postgres, 2 order services, router, 2 sinks, 2 load generators, the topic Job.
+        // Redis, Postgres, Mongo, 2 order services, router, 3 sinks, 2 load generators, the
+        // topic Job.
         let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);
         let by_component = support::wait_for("all pods created", Duration::from_secs(60), || {
             let pods = pods.clone();
@@ -154,7 +162,7 @@ async fn reapplying_the_same_parameters_writes_nothing_and_pods_get_created() {
                     *counts.entry(component.unwrap_or_default()).or_default() += 1;
                 }
                 match counts.values().sum::<usize>() {
-                    16 => Ok(counts),
+                    18 => Ok(counts),
                     _ => Err(format!("{counts:?}")),
                 }
             }

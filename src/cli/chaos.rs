@@ -308,7 +308,7 @@ mod tests {
         let a = parse(&["--kill", "kafka-broker,all,redis"]).unwrap();
         let groups = chaos::groups(&a.components(), None);
         let names: Vec<_> = groups.iter().map(|g| g.name.as_str()).collect();
-        assert_eq!(names.len(), 10, "{names:?}");
+        assert_eq!(names.len(), 12, "{names:?}");
         assert_eq!(names[0], "kafka-broker");
         assert!(names.contains(&"zookeeper") && names.contains(&"kafka-controller"));
         assert!(

@@ -8,14 +8,13 @@ use serde::Serialize;
 
 use crate::cli::deploy::DeployArgs;
 use crate::cli::{DryRun, GlobalArgs};
-use crate::component::Component;
 use crate::error::{KaptureError, OneLine};
 use crate::k8s::apply::{self, Applied, ApplyOptions, Existing, Outcome};
 use crate::k8s::discovery;
 use crate::k8s::workloads::{self, NamespaceState};
 use crate::manifests::{self, Manifest};
 use crate::output::{self, OutputFormat, Tabular};
-use crate::password::{self, Lookup};
+use crate::password::{self, Lookup, Store};
 
 /// How long a client dry run waits for the cluster to say whether the Postgres Secret exists.
 const SECRET_LOOKUP_TIMEOUT: Duration = Duration::from_secs(5);
@@ -88,32 +87,37 @@ fn generate_password() -> String {
 
 pub async fn run(global: &GlobalArgs, args: DeployArgs) -> Result<()> {
     let mut params = args
-        .render_params(&global.namespace, String::new())
+        .render_params(&global.namespace)
         .map_err(KaptureError::InvalidInput)?;
     // A normal deploy keeps an existing Secret (`kept`), whatever password was rendered. A
     // client dry run's YAML or JSON is applied by kubectl, which keeps nothing: it carries the
-    // password the Secret already holds. The table shows no password and asks nothing.
-    let client_manifests = args.dry_run == Some(DryRun::Client)
-        && global.output != OutputFormat::Table
-        && params.components.contains(&Component::Postgres);
-    params.postgres_password = if client_manifests {
-        let choice = password::choose(
-            existing_password(global).await,
-            &global.namespace,
-            generate_password,
-        );
-        match &choice.warning {
-            Some(warning) => eprintln!("warning: {warning}"),
-            None => tracing::info!(
-                "the output carries the password of Secret {} in namespace {}",
-                password::SECRET_NAME,
-                global.namespace
-            ),
+    // password each Secret already holds. The table shows no password and asks nothing.
+    let client_manifests =
+        args.dry_run == Some(DryRun::Client) && global.output != OutputFormat::Table;
+    for store in Store::ALL {
+        if !params.components.contains(&store.component()) {
+            continue;
         }
-        choice.password
-    } else {
-        generate_password()
-    };
+        *params.passwords.of_mut(store) = if client_manifests {
+            let choice = password::choose(
+                store,
+                existing_password(global, store).await,
+                &global.namespace,
+                generate_password,
+            );
+            match &choice.warning {
+                Some(warning) => eprintln!("warning: {warning}"),
+                None => tracing::info!(
+                    "the output carries the password of Secret {} in namespace {}",
+                    store.secret_name(),
+                    global.namespace
+                ),
+            }
+            choice.password
+        } else {
+            generate_password()
+        };
+    }
     let manifests = manifests::render(&params)?;
     if args.dry_run == Some(DryRun::Client) {
         return print_client_dry_run(global.output, &manifests);
@@ -169,12 +173,12 @@ pub async fn run(global: &GlobalArgs, args: DeployArgs) -> Result<()> {
     Ok(())
 }
 
-/// One GET of the Postgres Secret, bounded: any failure (no kubeconfig, unreachable, forbidden,
+/// One GET of a store's Secret, bounded: any failure (no kubeconfig, unreachable, forbidden,
 /// no answer in time) is an unknown, not an error, because a client dry run needs no cluster.
-async fn existing_password(global: &GlobalArgs) -> Lookup {
+async fn existing_password(global: &GlobalArgs, store: Store) -> Lookup {
     let read = async {
         let cluster = crate::k8s::connect(&global.cluster()).await?;
-        workloads::secret(&cluster, password::SECRET_NAME).await
+        workloads::secret(&cluster, &store.secret_name()).await
     };
     match tokio::time::timeout(SECRET_LOOKUP_TIMEOUT, read).await {
         Ok(Ok(found)) => Lookup::of(found.as_ref()),

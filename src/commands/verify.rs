@@ -35,11 +35,13 @@ pub async fn run(global: &GlobalArgs, args: &VerifyArgs) -> Result<()> {
     let left = || deadline.saturating_duration_since(tokio::time::Instant::now());
 
     let sink_postgres = workload(&cluster, Component::SinkPostgres).await?;
-    let sink_redis = workload(&cluster, Component::SinkRedis).await?;
+    let mut other_sinks = vec![workload(&cluster, Component::SinkRedis).await?];
+    // Mongo is opt-in: verified when its sink is deployed.
+    other_sinks.extend(deployment(&cluster, Component::SinkMongo).await?);
     quiet_the_load(&cluster, args.stop_load, left()).await?;
 
     let name = format!("kapture-verify-{:08x}", rand::random::<u32>());
-    let job = verifier::job(&name, &sink_postgres, &sink_redis, args.settle, left())?;
+    let job = verifier::job(&name, &sink_postgres, &other_sinks, args.settle, left())?;
     let jobs: Api<Job> = cluster.api();
     let create = PostParams {
         field_manager: Some(FIELD_MANAGER.to_string()),
@@ -82,22 +84,26 @@ pub async fn run(global: &GlobalArgs, args: &VerifyArgs) -> Result<()> {
     }
 }
 
+/// A component's Deployment, if it is deployed.
+async fn deployment(cluster: &Cluster, component: Component) -> Result<Option<Deployment>> {
+    cluster
+        .api::<Deployment>()
+        .get_opt(&component.object_name())
+        .await
+        .map_err(|e| explain(cluster, "get", "deployments", e))
+}
+
 /// The Deployment of a workload role the verifier is built from.
 async fn workload(cluster: &Cluster, component: Component) -> Result<Deployment> {
     let name = component.object_name();
-    cluster
-        .api::<Deployment>()
-        .get_opt(&name)
-        .await
-        .map_err(|e| explain(cluster, "get", "deployments", e))?
-        .ok_or_else(|| {
-            KaptureError::NotFound(format!(
-                "the workload is not deployed in namespace {:?} (context {}): no Deployment \
+    deployment(cluster, component).await?.ok_or_else(|| {
+        KaptureError::NotFound(format!(
+            "the workload is not deployed in namespace {:?} (context {}): no Deployment \
                  {name}; run kubectl kapture deploy",
-                cluster.namespace, cluster.context
-            ))
-            .into()
-        })
+            cluster.namespace, cluster.context
+        ))
+        .into()
+    })
 }
 
 /// Makes sure no load generator pod runs: verifying while acknowledgements still arrive would

@@ -107,8 +107,13 @@ fn impact_lines(impact: &Impact) -> Vec<String> {
             Some(r) => format!("{:.2}%", r * 100.0),
             None => "no data".into(),
         };
+        let mongo = w
+            .sink_mongo_consumed_per_second
+            .as_ref()
+            .map(|f| format!(", sink-mongo {}", short(f)))
+            .unwrap_or_default();
         lines.push(format!(
-            "  {:<6} {:>5.1}s  order-service {}, router {}, sink-postgres {}, sink-redis {}; order-service errors {}",
+            "  {:<6} {:>5.1}s  order-service {}, router {}, sink-postgres {}, sink-redis {}{mongo}; order-service errors {}",
             w.window.as_str(),
             w.seconds,
             short(&w.order_service_produced_per_second),

@@ -10,6 +10,9 @@ pub struct StateRow {
     pub state: String,
     pub postgres: u64,
     pub redis: Option<u64>,
+    /// Documents in the MongoDB sink's collection, when it was read.
+    #[serde(default)]
+    pub mongo: Option<u64>,
     pub topic_messages: Option<u64>,
 }
 
@@ -28,8 +31,8 @@ pub struct Report {
     pub postgres_rows: u64,
     /// Acknowledged but neither in Postgres nor dead-lettered.
     pub lost: u64,
-    /// Counted more than once: ids acknowledged twice, ids present twice in Postgres, and
-    /// transactions the Redis aggregates count more often than Postgres holds them.
+    /// Counted more than once: ids acknowledged twice, ids present twice in Postgres or in
+    /// MongoDB, and transactions the Redis aggregates count more often than Postgres holds them.
     pub duplicated: u64,
     /// In Postgres but never acknowledged (in flight when the load generator stopped).
     pub unexpected: u64,
@@ -59,13 +62,28 @@ pub struct Report {
     pub store_mismatches: u64,
     #[serde(default)]
     pub store_mismatch_sample: Vec<String>,
-    /// Nothing lost, nothing counted twice, and Redis holds what Postgres holds.
+    /// Documents in the MongoDB sink's collection, when it was read (`--mongo-url`).
+    #[serde(default)]
+    pub mongo_documents: Option<u64>,
+    /// Acknowledged but neither in MongoDB nor dead-lettered, and examples.
+    #[serde(default)]
+    pub mongo_lost: u64,
+    #[serde(default)]
+    pub mongo_lost_sample: Vec<String>,
+    /// Ids held by more than one document (counted in `duplicated` too).
+    #[serde(default)]
+    pub mongo_duplicates: u64,
+    /// MongoDB's per-state counts equal Postgres's, less what the Mongo sink dead-lettered,
+    /// plus what only the Postgres sink dead-lettered.
+    #[serde(default)]
+    pub mongo_states_match: Option<bool>,
+    /// Nothing lost, nothing counted twice, and Redis and MongoDB hold what Postgres holds.
     pub ok: bool,
 }
 
 impl Tabular for Report {
     fn header(&self) -> Vec<&'static str> {
-        vec!["STATE", "POSTGRES", "REDIS", "TOPIC-MESSAGES"]
+        vec!["STATE", "POSTGRES", "REDIS", "MONGO", "TOPIC-MESSAGES"]
     }
     fn rows(&self) -> Vec<Vec<String>> {
         let opt = |v: Option<u64>| v.map_or_else(|| "-".to_string(), |n| n.to_string());
@@ -76,6 +94,7 @@ impl Tabular for Report {
                     s.state.clone(),
                     s.postgres.to_string(),
                     opt(s.redis),
+                    opt(s.mongo),
                     opt(s.topic_messages),
                 ]
             })
@@ -104,6 +123,18 @@ impl Tabular for Report {
             ));
             for line in &self.store_mismatch_sample {
                 lines.push(format!("  {line}"));
+            }
+        }
+        if let (Some(docs), Some(matched)) = (self.mongo_documents, self.mongo_states_match) {
+            lines.push(format!(
+                "mongo documents: {docs}  lost: {}  ids twice: {}  per-state counts match postgres: {matched}",
+                self.mongo_lost, self.mongo_duplicates
+            ));
+            if !self.mongo_lost_sample.is_empty() {
+                lines.push(format!(
+                    "  lost in mongo (sample): {}",
+                    self.mongo_lost_sample.join(" ")
+                ));
             }
         }
         if let Some(t) = self.topic_messages_total {

@@ -15,7 +15,7 @@ TB_REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 
 # Every process name we may record, in stop order (dependants first). The node tier keeps its
 # own in DIR/node (node.sh).
-TB_SERVERS=(kube-controller-manager kube-apiserver etcd noida-db redis postgres)
+TB_SERVERS=(kube-controller-manager kube-apiserver etcd noida-db noida-mongo redis postgres)
 
 # The machine's one node records here which bench directory started it.
 TB_NODE_OWNER=/run/kapture-testbench-node.owner

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Start the integration-test bench on 127.0.0.1 (run scripts/testbench/install.sh first).
 #
-#   scripts/testbench/start.sh [--only kube|kafka|redis|postgres|node]... [DIR]
+#   scripts/testbench/start.sh [--only kube|kafka|redis|postgres|mongo|node]... [DIR]
 #
 # DIR defaults to .testbench/ in the repo root. Components (default: all):
 #   kube      etcd + kube-apiserver + kube-controller-manager v1.20.2 (no kubelet, no nodes)
 #   kafka     noida-db, a Kafka-protocol reimplementation (single node)
 #   redis     redis-server, no persistence
 #   postgres  PostgreSQL 15, trust auth, user and database `kapture`
+#   mongo     noida-db again, a process of its own speaking MongoDB's wire protocol (no auth)
 #   node      a whole single-node Kubernetes v1.20.2 with a real kubelet (node.sh), its images
 #             imported; one per machine, needs root: a node another DIR runs is shared
 # Each gets a free port. PIDs, ports and logs are kept in DIR; DIR/env has the KAPTURE_TEST_*
@@ -20,7 +21,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/node.sh"
 
 usage() {
-  sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
   exit "${1:-0}"
 }
 
@@ -31,7 +32,7 @@ while [[ $# -gt 0 ]]; do
     --only)
       [[ $# -ge 2 ]] || usage 2
       case "$2" in
-        kube | kafka | redis | postgres | node) components+=("$2") ;;
+        kube | kafka | redis | postgres | mongo | node) components+=("$2") ;;
         *) tb_log "unknown component '$2'"; usage 2 ;;
       esac
       shift 2
@@ -48,7 +49,7 @@ while [[ $# -gt 0 ]]; do
       ;;
   esac
 done
-[[ ${#components[@]} -gt 0 ]] || components=(kube kafka redis postgres node)
+[[ ${#components[@]} -gt 0 ]] || components=(kube kafka redis postgres mongo node)
 
 DIR="$(tb_dir "$dir_arg")"
 LOGS="$DIR/logs"
@@ -280,6 +281,51 @@ start_kafka() {
   wait_until "noida-db Kafka metadata" noida-db "$LOGS/noida-db.log" kafka_probe "$port"
 }
 
+# --- mongo: noida-db's MongoDB protocol, in a process of its own ----------------------------
+
+# mongo_probe PORT: a `hello` round trip (OP_MSG); ready when the reply says ok: 1.0. The
+# request is built by hand: the bench has no MongoDB client.
+mongo_probe() {
+  /usr/bin/python3 - "$1" <<'EOF'
+import socket, struct, sys
+def cstring(s):
+    return s.encode() + b"\0"
+body = (b"\x10" + cstring("hello") + struct.pack("<i", 1)
+        + b"\x02" + cstring("$db") + struct.pack("<i", 6) + cstring("admin"))
+doc = struct.pack("<i", len(body) + 5) + body + b"\0"
+payload = struct.pack("<I", 0) + b"\0" + doc
+msg = struct.pack("<iiii", 16 + len(payload), 1, 0, 2013) + payload
+with socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=2) as s:
+    s.settimeout(2)
+    s.sendall(msg)
+    reply = b""
+    while len(reply) < 16 or len(reply) < struct.unpack("<i", reply[:4])[0]:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        reply += chunk
+sys.exit(0 if b"\x01ok\0" + struct.pack("<d", 1.0) in reply else 1)
+EOF
+}
+
+mongo_healthy() {
+  tb_pid "$DIR" noida-mongo >/dev/null && mongo_probe "$(port_of noida-mongo)"
+}
+
+start_mongo() {
+  tb_stop "$DIR" noida-mongo
+  rm -rf "$DIR/noida-mongo-data" "$DIR/env.d/mongo"
+  local bin port
+  bin="$(tb_noida_bin)"
+  port="$(free_port)"
+  mkdir -p "$DIR/noida-mongo-data"
+  tb_log "starting noida-db (MongoDB protocol) on 127.0.0.1:$port"
+  spawn noida-mongo "$LOGS/noida-mongo.log" "$bin" start --data-dir "$DIR/noida-mongo-data" \
+    --host 127.0.0.1 --only mongodb --mongodb-port "$port"
+  printf '%s\n' "$port" >"$DIR/noida-mongo.port"
+  wait_until "noida-db MongoDB hello" noida-mongo "$LOGS/noida-mongo.log" mongo_probe "$port"
+}
+
 # --- redis ---------------------------------------------------------------------------------
 
 redis_healthy() {
@@ -408,6 +454,14 @@ for c in "${components[@]}"; do
       write_env postgres \
         "KAPTURE_TEST_POSTGRES=postgres://kapture@127.0.0.1:$(port_of postgres)/kapture"
       ;;
+    mongo)
+      if mongo_healthy; then
+        tb_log "mongo: reusing noida-db on 127.0.0.1:$(port_of noida-mongo)"
+      else
+        start_mongo
+      fi
+      write_env mongo "KAPTURE_TEST_MONGO_URL=mongodb://127.0.0.1:$(port_of noida-mongo)"
+      ;;
     node)
       ndir="$DIR/node"
       owner="$(cat "$TB_NODE_OWNER" 2>/dev/null || true)"
@@ -436,6 +490,7 @@ done
   if [[ -f "$DIR/env.d/kafka" ]] && tb_pid "$DIR" noida-db >/dev/null; then cat "$DIR/env.d/kafka"; fi
   if [[ -f "$DIR/env.d/redis" ]] && tb_pid "$DIR" redis >/dev/null; then cat "$DIR/env.d/redis"; fi
   if [[ -f "$DIR/env.d/postgres" ]] && tb_pid "$DIR" postgres >/dev/null; then cat "$DIR/env.d/postgres"; fi
+  if [[ -f "$DIR/env.d/mongo" ]] && tb_pid "$DIR" noida-mongo >/dev/null; then cat "$DIR/env.d/mongo"; fi
   if [[ -f "$DIR/env.d/node" ]]; then cat "$DIR/env.d/node"; fi
 } >"$DIR/env.tmp"
 mv "$DIR/env.tmp" "$DIR/env"

@@ -37,7 +37,7 @@ done
 tb_remove_pg_home "$DIR"
 
 # Only the files start.sh creates, so a DIR given by mistake loses nothing else.
-rm -rf "${DIR:?}"/{etcd-data,pki,noida-data,redis-data,pgdata,logs,env.d} \
+rm -rf "${DIR:?}"/{etcd-data,pki,noida-data,noida-mongo-data,redis-data,pgdata,logs,env.d} \
   "$DIR"/{kubeconfig,kubeconfig-nobody,env,env.tmp} "$DIR"/*.pid "$DIR"/*.exe "$DIR"/*.port
 rmdir "$DIR" 2>/dev/null || true
 tb_log "stopped; removed the bench data in $DIR"

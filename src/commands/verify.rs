@@ -71,8 +71,13 @@ pub async fn run(global: &GlobalArgs, args: &VerifyArgs) -> Result<()> {
     if report.ok {
         Ok(())
     } else {
+        let mongo = match (report.mongo_lost, report.mongo_states_match) {
+            (0, Some(false)) => "; MongoDB's per-state counts differ from Postgres".to_string(),
+            (0, _) => String::new(),
+            (lost, _) => format!("; {lost} not in MongoDB"),
+        };
         Err(anyhow!(
-            "integrity check failed: of {} acknowledged transactions {} lost, {} duplicated{}",
+            "integrity check failed: of {} acknowledged transactions {} lost, {} duplicated{}{mongo}",
             report.acked,
             report.lost,
             report.duplicated,

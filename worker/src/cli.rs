@@ -36,7 +36,9 @@ pub enum Role {
     SinkPostgres(SinkPostgresArgs),
     /// Keep per-state and per-store aggregates in Redis (idempotent under redelivery).
     SinkRedis(SinkRedisArgs),
-    /// Compare acknowledged transactions with Postgres, Redis and the per-state topics.
+    /// Write the per-state topics into a MongoDB collection, one document per transaction id.
+    SinkMongo(SinkMongoArgs),
+    /// Compare acknowledged transactions with Postgres, Redis, MongoDB and the per-state topics.
     Verify(VerifyArgs),
     /// Create every topic of the flow (transactions, one per state, dead letters), retrying
     /// until Kafka answers (the deploy's topic Job; no other role creates topics).
@@ -101,6 +103,26 @@ pub struct PostgresArgs {
     /// (and is retried on a fresh connection).
     #[arg(long, env = env::POSTGRES_TIMEOUT, default_value = "30s", value_parser = humantime::parse_duration)]
     pub postgres_timeout: Duration,
+}
+
+/// How to reach MongoDB, its URL aside (the sink has a default, verify reads Mongo only when
+/// one is given).
+#[derive(Debug, Clone, Args)]
+pub struct MongoArgs {
+    /// User to authenticate as (SCRAM, `authSource=admin`); none: no authentication.
+    #[arg(long, env = env::MONGO_USER, requires = "mongo_password")]
+    pub mongo_user: Option<String>,
+    /// Password of --mongo-user (prefer the environment variable: flags show up in process
+    /// lists).
+    #[arg(long, env = env::MONGO_PASSWORD, hide_env_values = true, requires = "mongo_user")]
+    pub mongo_password: Option<String>,
+    /// Database holding the `transactions` collection.
+    #[arg(long, env = env::MONGO_DB, default_value = "kapture", value_parser = parse_mongo_db)]
+    pub mongo_db: String,
+    /// Longest wait for a connection and server selection, and for each read and write, before
+    /// it counts as failed (and is retried on a fresh client).
+    #[arg(long, env = env::MONGO_TIMEOUT, default_value = "30s", value_parser = humantime::parse_duration)]
+    pub mongo_timeout: Duration,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -226,6 +248,22 @@ pub struct SinkRedisArgs {
 }
 
 #[derive(Debug, Clone, Args)]
+pub struct SinkMongoArgs {
+    /// MongoDB URL, without credentials (see --mongo-user). A single host without
+    /// `replicaSet=` is connected to directly, as mongosh does.
+    #[arg(long, env = env::MONGO_URL, default_value = "mongodb://kapture-mongo:27017", value_parser = parse_mongo_url)]
+    pub mongo_url: String,
+    #[command(flatten)]
+    pub mongo: MongoArgs,
+    #[command(flatten)]
+    pub kafka: KafkaArgs,
+    #[command(flatten)]
+    pub consumer: ConsumerArgs,
+    #[command(flatten)]
+    pub metrics: MetricsArgs,
+}
+
+#[derive(Debug, Clone, Args)]
 pub struct VerifyArgs {
     /// Read acknowledged ids from this file (written by `loadgen --ack-file`).
     #[arg(long, env = env::ACK_FILE, required_unless_present = "ack_redis")]
@@ -252,6 +290,11 @@ pub struct VerifyArgs {
     pub redis: RedisArgs,
     #[command(flatten)]
     pub postgres: PostgresArgs,
+    /// Also compare the MongoDB sink's collection (its URL, without credentials).
+    #[arg(long, env = env::MONGO_URL, value_parser = parse_mongo_url)]
+    pub mongo_url: Option<String>,
+    #[command(flatten)]
+    pub mongo: MongoArgs,
 }
 
 impl KafkaArgs {
@@ -281,6 +324,37 @@ fn parse_schema(s: &str) -> Result<String, String> {
         Ok(s.to_owned())
     } else {
         Err("schema must be a lower-case identifier ([a-z_][a-z0-9_]*)".into())
+    }
+}
+
+/// A `mongodb://` URL without credentials: they belong in --mongo-user and --mongo-password
+/// (from a Secret), not in a value that is logged and shown in process lists.
+fn parse_mongo_url(s: &str) -> Result<String, String> {
+    let Some(rest) = s.strip_prefix("mongodb://") else {
+        return Err(if s.starts_with("mongodb+srv://") {
+            "mongodb+srv:// needs DNS SRV lookups, which this build leaves out: give the hosts as mongodb://host:port[,host:port]".into()
+        } else {
+            "must start with mongodb://".into()
+        });
+    };
+    let hosts = rest.split(['/', '?']).next().unwrap_or_default();
+    if hosts.contains('@') {
+        return Err(
+            "must not carry credentials: use --mongo-user and --mongo-password (KAPTURE_MONGO_USER, KAPTURE_MONGO_PASSWORD)".into(),
+        );
+    }
+    if hosts.is_empty() {
+        return Err("names no host".into());
+    }
+    Ok(s.to_owned())
+}
+
+/// MongoDB's rules for database names: 1 to 63 bytes, none of `/\. "$` or NUL.
+fn parse_mongo_db(s: &str) -> Result<String, String> {
+    if s.is_empty() || s.len() > 63 || s.contains(['/', '\\', '.', ' ', '"', '$', '\0']) {
+        Err("database name must be 1 to 63 bytes without / \\ . space \" $ or NUL".into())
+    } else {
+        Ok(s.to_owned())
     }
 }
 
@@ -345,11 +419,64 @@ mod tests {
                 "a;b",
             ],
             vec!["kapture-worker", "verify"],
+            vec!["kapture-worker", "sink-mongo", "--mongo-user", "u"],
+            vec!["kapture-worker", "sink-mongo", "--mongo-password", "p"],
+            vec!["kapture-worker", "sink-mongo", "--mongo-db", "a.b"],
         ] {
             assert!(
                 WorkerCli::try_parse_from(&args).is_err(),
                 "{args:?} should fail"
             );
+        }
+    }
+
+    #[test]
+    fn mongo_flags_parse_and_verify_reads_mongo_only_when_given_a_url() {
+        let cli = WorkerCli::try_parse_from([
+            "kapture-worker",
+            "sink-mongo",
+            "--mongo-url",
+            "mongodb://127.0.0.1:27017/?replicaSet=rs0",
+            "--mongo-user",
+            "kapture",
+            "--mongo-password",
+            "secret",
+            "--mongo-timeout",
+            "5s",
+        ])
+        .unwrap();
+        let Role::SinkMongo(a) = cli.role else {
+            panic!("not sink-mongo")
+        };
+        assert_eq!(a.mongo.mongo_db, "kapture");
+        assert_eq!(a.mongo.mongo_timeout, Duration::from_secs(5));
+        assert_eq!(a.mongo.mongo_user.as_deref(), Some("kapture"));
+        let cli = WorkerCli::try_parse_from(["kapture-worker", "verify", "--ack-redis"]).unwrap();
+        let Role::Verify(v) = cli.role else {
+            panic!("not verify")
+        };
+        assert_eq!(v.mongo_url, None);
+    }
+
+    #[test]
+    fn mongo_urls_carry_no_credentials() {
+        assert!(parse_mongo_url("mongodb://kapture-mongo:27017").is_ok());
+        assert!(parse_mongo_url("mongodb://a:1,b:2/?replicaSet=rs0").is_ok());
+        // An @ after the host list (in an option value) is not a credential.
+        assert!(parse_mongo_url("mongodb://h:1/?appName=a@b").is_ok());
+        for (bad, why) in [
+            ("mongodb://user:pw@h:27017", "credentials"),
+            ("mongodb://user@h:27017/db", "credentials"),
+            ("mongodb+srv://cluster.example", "SRV"),
+            ("http://h:27017", "mongodb://"),
+            ("mongodb:///db", "no host"),
+        ] {
+            let err = parse_mongo_url(bad).unwrap_err();
+            assert!(err.contains(why), "{bad}: {err}");
+        }
+        assert!(parse_mongo_db("kapture").is_ok());
+        for bad in ["", "a.b", "a b", "a$b", "a/b", &"x".repeat(64)] {
+            assert!(parse_mongo_db(bad).is_err(), "{bad:?}");
         }
     }
 }

@@ -16,12 +16,13 @@ use kapture::component::Component;
 use super::kafka_config;
 use super::metrics::Metrics;
 use super::names::Names;
+use super::validation::Rejection;
 
 /// Header names, on every dead letter.
 pub const REASON: &str = "kapture-dead-letter-reason";
-/// The reason's fixed label: the field, or `postgres`, `store_revenue_overflow`.
+/// The reason's fixed label: the field, or `postgres`, `mongo`, `store_revenue_overflow`.
 pub const LABEL: &str = "kapture-dead-letter-label";
-/// The role that gave up on the message (`router`, `sink-postgres`, `sink-redis`).
+/// The role that gave up on the message (`router`, `sink-postgres`, `sink-redis`, `sink-mongo`).
 pub const ROLE: &str = "kapture-dead-letter-role";
 pub const SOURCE_TOPIC: &str = "kapture-source-topic";
 pub const SOURCE_PARTITION: &str = "kapture-source-partition";
@@ -35,6 +36,34 @@ pub struct Letter<'a> {
     /// Fixed label (e.g. a validation field, `postgres`), the metric's reason.
     pub label: &'static str,
     pub reason: String,
+}
+
+impl<'a> Letter<'a> {
+    /// A message that breaks the validation rule, labelled by its field.
+    pub fn rejected(message: &'a OwnedMessage, rejection: Rejection) -> Self {
+        Self {
+            message,
+            label: rejection.field,
+            reason: rejection.message,
+        }
+    }
+}
+
+/// Splits a batch into what `accept` takes (with what it made of each message) and letters for
+/// what it refuses, in batch order: the first step of every consumer.
+pub fn split<'a, T>(
+    batch: &'a [OwnedMessage],
+    mut accept: impl FnMut(&OwnedMessage) -> Result<T, Rejection>,
+) -> (Vec<(&'a OwnedMessage, T)>, Vec<Letter<'a>>) {
+    let mut taken = Vec::with_capacity(batch.len());
+    let mut letters = Vec::new();
+    for m in batch {
+        match accept(m) {
+            Ok(t) => taken.push((m, t)),
+            Err(r) => letters.push(Letter::rejected(m, r)),
+        }
+    }
+    (taken, letters)
 }
 
 /// Text headers, in order (pure).
@@ -144,6 +173,34 @@ impl DeadLetters {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn split_keeps_order_and_labels_refusals_by_field() {
+        let msg = |offset: i64, payload: &str| {
+            OwnedMessage::new(
+                Some(payload.as_bytes().to_vec()),
+                None,
+                "t".into(),
+                rdkafka::Timestamp::NotAvailable,
+                0,
+                offset,
+                None,
+            )
+        };
+        let batch = [msg(0, "1"), msg(1, "x"), msg(2, "3")];
+        let (taken, letters) = split(&batch, |m| {
+            let text = std::str::from_utf8(m.payload().unwrap()).unwrap();
+            text.parse::<u32>().map_err(|_| Rejection {
+                field: "json",
+                message: format!("json: {text:?} is not a number"),
+            })
+        });
+        let taken: Vec<(i64, u32)> = taken.iter().map(|(m, n)| (m.offset(), *n)).collect();
+        assert_eq!(taken, [(0, 1), (2, 3)]);
+        assert_eq!(letters.len(), 1);
+        assert_eq!((letters[0].message.offset(), letters[0].label), (1, "json"));
+        assert_eq!(letters[0].reason, "json: \"x\" is not a number");
+    }
 
     #[test]
     fn headers_carry_reason_role_and_source() {

@@ -3,7 +3,8 @@ use clap::Parser;
 use kapture_worker::cli::{Role, WorkerCli};
 use kapture_worker::shutdown::Shutdown;
 use kapture_worker::{
-    create_topics, loadgen, order_service, router, sink_postgres, sink_redis, verify_run,
+    create_topics, loadgen, order_service, router, sink_mongo, sink_postgres, sink_redis,
+    verify_run,
 };
 
 /// Exit code when verification finds lost or duplicated transactions.
@@ -33,6 +34,7 @@ fn main() {
             Role::Router(a) => router::run(a, Shutdown::on_signals()).await,
             Role::SinkPostgres(a) => sink_postgres::run(a, Shutdown::on_signals()).await,
             Role::SinkRedis(a) => sink_redis::run(a, Shutdown::on_signals()).await,
+            Role::SinkMongo(a) => sink_mongo::run(a, Shutdown::on_signals()).await,
         };
         served.map(|()| true)
     });

@@ -20,7 +20,7 @@ use kapture::component::Component;
 
 use super::cli::RouterArgs;
 use super::consume::{commit_or_warn, next_batch};
-use super::dead_letter::{text_headers, DeadLetters, Letter};
+use super::dead_letter::{split, text_headers, DeadLetters, Letter};
 use super::kafka_config;
 use super::metrics::{self, Metrics};
 use super::names::Names;
@@ -87,24 +87,17 @@ pub async fn run(args: RouterArgs, mut shutdown: Shutdown) -> Result<()> {
 }
 
 fn plan<'a>(batch: &'a [OwnedMessage], names: &Names) -> (Vec<Out<'a>>, Vec<Letter<'a>>) {
-    let mut out = Vec::with_capacity(batch.len());
-    let mut letters = Vec::new();
-    for m in batch {
-        match route(m.payload()) {
-            Ok(state) => out.push(Out {
-                topic: names.state_topic(&state),
-                key: m.key(),
-                payload: m.payload().unwrap_or_default(),
-                origin: (m.partition(), m.offset()),
-            }),
-            // Unroutable input cannot become routable by retrying.
-            Err(rejection) => letters.push(Letter {
-                message: m,
-                label: rejection.field,
-                reason: rejection.message,
-            }),
-        }
-    }
+    // Unroutable input cannot become routable by retrying: it is dead-lettered.
+    let (routable, letters) = split(batch, |m| route(m.payload()));
+    let out = routable
+        .into_iter()
+        .map(|(m, state)| Out {
+            topic: names.state_topic(&state),
+            key: m.key(),
+            payload: m.payload().unwrap_or_default(),
+            origin: (m.partition(), m.offset()),
+        })
+        .collect();
     (out, letters)
 }
 

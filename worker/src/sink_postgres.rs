@@ -10,7 +10,7 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context, Result};
-use rdkafka::message::{Message, OwnedMessage};
+use rdkafka::message::Message;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::NoTls;
 
@@ -18,9 +18,10 @@ use kapture::component::Component;
 
 use super::cli::{PostgresArgs, SinkPostgresArgs};
 use super::consume::{commit_or_warn, next_batch};
-use super::dead_letter::{DeadLetters, Letter};
+use super::dead_letter::{split, DeadLetters, Letter};
 use super::kafka_config;
 use super::metrics::{self, Metrics};
+use super::retry::retrying;
 use super::shutdown::Shutdown;
 use super::validation::{parse_transaction, purchase_time, Rejection};
 
@@ -216,18 +217,7 @@ pub async fn run(args: SinkPostgresArgs, mut shutdown: Shutdown) -> Result<()> {
         let _busy = metrics.busy();
         let started = Instant::now();
         let mut cols = Columns::default();
-        let mut rows: Vec<&OwnedMessage> = Vec::with_capacity(batch.len());
-        let mut letters = Vec::new();
-        for m in &batch {
-            match cols.push(m.topic(), m.payload()) {
-                Ok(()) => rows.push(m),
-                Err(r) => letters.push(Letter {
-                    message: m,
-                    label: r.field,
-                    reason: r.message,
-                }),
-            }
-        }
+        let (rows, mut letters) = split(&batch, |m| cols.push(m.topic(), m.payload()));
         if !cols.is_empty() {
             let inserted = match writer
                 .write_retrying(&args.postgres, &cols, &metrics)
@@ -238,7 +228,7 @@ pub async fn run(args: SinkPostgresArgs, mut shutdown: Shutdown) -> Result<()> {
                     tracing::warn!(%reason, "Postgres refused the batch; inserting it row by row");
                     let (n, refused) = writer.write_rows(&args.postgres, &cols, &metrics).await?;
                     letters.extend(refused.into_iter().map(|(i, reason)| Letter {
-                        message: rows[i],
+                        message: rows[i].0,
                         label: "postgres",
                         reason,
                     }));
@@ -260,9 +250,6 @@ pub async fn run(args: SinkPostgresArgs, mut shutdown: Shutdown) -> Result<()> {
     tracing::info!("postgres sink stopped");
     Ok(())
 }
-
-/// Attempts per batch before the sink gives up (and exits without committing).
-const ATTEMPTS: u32 = 5;
 
 struct Writer {
     client: tokio_postgres::Client,
@@ -326,26 +313,19 @@ impl Writer {
         c: &Columns,
         metrics: &Metrics,
     ) -> Result<Result<u64, String>> {
-        let mut attempt = 1;
-        loop {
-            match self.write(c).await {
-                Ok(n) => return Ok(Ok(n)),
-                Err(WriteError::Data(reason)) => return Ok(Err(reason)),
-                Err(WriteError::Other(e)) if attempt < ATTEMPTS => {
-                    metrics.fail("postgres");
-                    tracing::warn!(error = %format!("{e:#}"), attempt, "batch insert failed; retrying");
-                    tokio::time::sleep(Duration::from_secs(attempt.into())).await;
-                    match Self::open(pg).await {
-                        Ok(fresh) => *self = fresh,
-                        Err(e) => tracing::warn!(error = %format!("{e:#}"), "reconnecting failed"),
-                    }
-                    attempt += 1;
-                }
-                Err(WriteError::Other(e)) => {
-                    return Err(e.context(format!("giving up after {ATTEMPTS} attempts")))
-                }
-            }
-        }
+        retrying(
+            self,
+            metrics,
+            "postgres",
+            "batch insert",
+            async |w: &mut Self| match w.write(c).await {
+                Ok(n) => Ok(Ok(n)),
+                Err(WriteError::Data(reason)) => Ok(Err(reason)),
+                Err(WriteError::Other(e)) => Err(e),
+            },
+            async || Self::open(pg).await,
+        )
+        .await
     }
 
     /// Inserts row by row; returns the new rows and the (index, reason) of those Postgres

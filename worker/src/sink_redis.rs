@@ -7,9 +7,9 @@
 //! was applied before. Its size is per-state partitions x source partitions, however long the
 //! run: not one entry per transaction. Messages without the router's headers (another
 //! producer) fall back to their own partition and offset.
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use rdkafka::message::{Message, OwnedMessage};
 use redis::aio::MultiplexedConnection;
 
@@ -17,17 +17,15 @@ use kapture::component::Component;
 
 use super::cli::SinkRedisArgs;
 use super::consume::{commit_or_warn, next_batch};
-use super::dead_letter::{self, DeadLetters, Letter};
+use super::dead_letter::{self, split, DeadLetters, Letter};
 use super::kafka_config;
 use super::metrics::{self, Metrics};
 use super::names::Names;
 use super::redis_conn;
+use super::retry::retrying;
 use super::router::{ORIGIN_OFFSET, ORIGIN_PARTITION};
 use super::shutdown::Shutdown;
-use super::validation::parse_transaction;
-
-/// Attempts per batch before the sink gives up (and exits without committing).
-const ATTEMPTS: u32 = 5;
+use super::validation::{parse_transaction, Rejection};
 
 /// A store's revenue may not pass this (an int64 in Redis; Lua compares as doubles, whose
 /// error here is far below the margin to i64::MAX).
@@ -101,8 +99,8 @@ pub fn stream_of(
     }
 }
 
-fn entry(m: &OwnedMessage) -> Result<Entry, (&'static str, String)> {
-    let t = parse_transaction(m.payload().unwrap_or_default()).map_err(|r| (r.field, r.message))?;
+fn entry(m: &OwnedMessage) -> Result<Entry, Rejection> {
+    let t = parse_transaction(m.payload().unwrap_or_default())?;
     let headers = m.headers();
     let origin = dead_letter::header(headers, ORIGIN_PARTITION)
         .zip(dead_letter::header(headers, ORIGIN_OFFSET));
@@ -195,18 +193,7 @@ pub async fn run(args: SinkRedisArgs, mut shutdown: Shutdown) -> Result<()> {
     while let Some(batch) = next_batch(&consumer, max, &metrics, &mut shutdown).await {
         let _busy = metrics.busy();
         let started = Instant::now();
-        let mut entries = Vec::with_capacity(batch.len());
-        let mut letters = Vec::new();
-        for m in &batch {
-            match entry(m) {
-                Ok(e) => entries.push((m, e)),
-                Err((label, reason)) => letters.push(Letter {
-                    message: m,
-                    label,
-                    reason,
-                }),
-            }
-        }
+        let (mut entries, letters) = split(&batch, entry);
         dead_letters.send_all(&letters, &metrics).await?;
         // Each refusal dead-letters at least one entry, so this ends.
         while !entries.is_empty() {
@@ -259,22 +246,15 @@ async fn aggregate(
     entries: &[&Entry],
     metrics: &Metrics,
 ) -> Result<Outcome> {
-    let mut attempt = 1;
-    loop {
-        match run_script(conn, script, keys, entries).await {
-            Ok(outcome) => return Ok(outcome),
-            Err(e) if attempt < ATTEMPTS => {
-                metrics.fail("redis");
-                tracing::warn!(error = %format!("{e:#}"), attempt, "aggregate script failed; retrying");
-                tokio::time::sleep(Duration::from_secs(attempt.into())).await;
-                if let Ok(fresh) = redis_conn::connect(client).await {
-                    *conn = fresh;
-                }
-                attempt += 1;
-            }
-            Err(e) => return Err(e).context("running the aggregate script"),
-        }
-    }
+    retrying(
+        conn,
+        metrics,
+        "redis",
+        "running the aggregate script",
+        async |conn: &mut MultiplexedConnection| run_script(conn, script, keys, entries).await,
+        async || redis_conn::connect(client).await,
+    )
+    .await
 }
 
 #[cfg(test)]

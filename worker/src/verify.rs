@@ -1,9 +1,10 @@
 //! Data-integrity comparison (pure): acknowledged ids versus what landed in Postgres, Redis
-//! aggregates, the per-state topics and the dead-letter topic.
+//! aggregates, MongoDB, the per-state topics and the dead-letter topic.
 //!
 //! An acknowledged id is accounted for when it is in Postgres or dead-lettered; only the rest
-//! are lost. Redis must count exactly what Postgres holds, less what the Redis sink itself
-//! dead-lettered, plus what only the Postgres sink dead-lettered (Redis stored those).
+//! are lost (MongoDB is held to the same: in it or dead-lettered). Redis and MongoDB must
+//! count exactly what Postgres holds, less what their own sink dead-lettered, plus what only
+//! the Postgres sink dead-lettered (they stored those).
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use kapture::component::Component;
@@ -23,6 +24,13 @@ pub struct PgRow {
 
 /// Per-store aggregate (count, revenue in cents).
 pub type StoreAgg = BTreeMap<u64, (u64, u64)>;
+
+/// A document of the MongoDB sink's collection, as far as verification cares.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MongoDoc {
+    pub id: String,
+    pub state: String,
+}
 
 /// A message of the dead-letter topic, as far as verification cares.
 #[derive(Debug, Clone, PartialEq)]
@@ -49,6 +57,89 @@ pub struct Inputs {
     pub topics: Option<BTreeMap<String, u64>>,
     /// The dead-letter topic, when Kafka was read.
     pub dead_letters: Option<Vec<DeadLetter>>,
+    /// The MongoDB sink's documents, when MongoDB was read.
+    pub mongo: Option<Vec<MongoDoc>>,
+}
+
+/// What a sink other than Postgres should hold, per state and per store: Postgres's rows and
+/// the rows only the Postgres sink dead-lettered, less what `sink` dead-lettered, each id once.
+fn expected_of(
+    sink: Component,
+    postgres: &[PgRow],
+    letters: &[DeadLetter],
+) -> (BTreeMap<String, u64>, StoreAgg) {
+    let skipped: HashSet<&str> = letters
+        .iter()
+        .filter(|l| l.role == sink.name())
+        .filter_map(|l| l.id.as_deref())
+        .collect();
+    let postgres_only_dead = letters
+        .iter()
+        .filter(|l| l.role == Component::SinkPostgres.name())
+        .filter_map(|l| l.row.as_ref());
+    let (mut states, mut stores) = (BTreeMap::new(), StoreAgg::new());
+    let mut seen: HashSet<&str> = HashSet::new();
+    for row in postgres.iter().chain(postgres_only_dead) {
+        let id = row.id.as_str();
+        if skipped.contains(id) || !seen.insert(id) {
+            continue;
+        }
+        *states.entry(row.state.clone()).or_default() += 1;
+        let agg = stores.entry(row.store_id).or_default();
+        agg.0 += 1;
+        agg.1 += row.total_cents;
+    }
+    (states, stores)
+}
+
+/// Per-state (over, under): what `have` counts beyond and short of `want`.
+fn state_differences(have: &BTreeMap<String, u64>, want: &BTreeMap<String, u64>) -> (u64, u64) {
+    let states: HashSet<&String> = have.keys().chain(want.keys()).collect();
+    states.into_iter().fold((0, 0), |(over, under), state| {
+        let h = have.get(state).copied().unwrap_or(0);
+        let w = want.get(state).copied().unwrap_or(0);
+        (over + h.saturating_sub(w), under + w.saturating_sub(h))
+    })
+}
+
+/// What the MongoDB documents say against the acknowledgements and Postgres.
+struct MongoFindings {
+    documents: u64,
+    states: BTreeMap<String, u64>,
+    duplicates: u64,
+    lost: Vec<String>,
+    states_match: bool,
+}
+
+fn mongo_findings(
+    docs: &[MongoDoc],
+    acked: &HashSet<&str>,
+    dead: &HashSet<&str>,
+    postgres: &[PgRow],
+    letters: &[DeadLetter],
+) -> MongoFindings {
+    let mut ids: HashSet<&str> = HashSet::with_capacity(docs.len());
+    let (mut duplicates, mut states) = (0, BTreeMap::<String, u64>::new());
+    for d in docs {
+        if !ids.insert(d.id.as_str()) {
+            duplicates += 1;
+        }
+        *states.entry(d.state.clone()).or_default() += 1;
+    }
+    let mut lost: Vec<String> = acked
+        .iter()
+        .filter(|id| !ids.contains(*id) && !dead.contains(*id))
+        .map(|id| id.to_string())
+        .collect();
+    lost.sort_unstable();
+    let (want, _) = expected_of(Component::SinkMongo, postgres, letters);
+    MongoFindings {
+        documents: docs.len() as u64,
+        states_match: state_differences(&states, &want) == (0, 0),
+        states,
+        duplicates,
+        lost,
+    }
 }
 
 pub fn compare(inputs: &Inputs) -> Report {
@@ -75,14 +166,6 @@ pub fn compare(inputs: &Inputs) -> Report {
 
     let letters = inputs.dead_letters.as_deref().unwrap_or_default();
     let dead_ids: HashSet<&str> = letters.iter().filter_map(|l| l.id.as_deref()).collect();
-    let by_role = |role: Component| {
-        letters
-            .iter()
-            .filter(move |l| l.role == role.name())
-            .filter_map(|l| l.id.as_deref())
-            .collect::<HashSet<&str>>()
-    };
-    let skipped_by_redis = by_role(Component::SinkRedis);
 
     let mut lost_ids: Vec<&str> = acked_set
         .iter()
@@ -98,34 +181,11 @@ pub fn compare(inputs: &Inputs) -> Report {
     unexpected_ids.sort_unstable();
 
     // What the Redis sink should have counted, per state and per store.
-    let mut want_states: BTreeMap<String, u64> = BTreeMap::new();
-    let mut want_stores: StoreAgg = BTreeMap::new();
-    let mut seen: HashSet<&str> = HashSet::new();
-    let postgres_only_dead = letters
-        .iter()
-        .filter(|l| l.role == Component::SinkPostgres.name())
-        .filter_map(|l| l.row.as_ref());
-    for row in inputs.postgres.iter().chain(postgres_only_dead) {
-        let id = row.id.as_str();
-        if skipped_by_redis.contains(id) || !seen.insert(id) {
-            continue;
-        }
-        *want_states.entry(row.state.clone()).or_default() += 1;
-        let agg = want_stores.entry(row.store_id).or_default();
-        agg.0 += 1;
-        agg.1 += row.total_cents;
-    }
-
-    let (mut over, mut under) = (0u64, 0u64);
-    if let Some(redis) = &inputs.redis_states {
-        let states: HashSet<&String> = redis.keys().chain(want_states.keys()).collect();
-        for state in states {
-            let r = redis.get(state).copied().unwrap_or(0);
-            let p = want_states.get(state).copied().unwrap_or(0);
-            over += r.saturating_sub(p);
-            under += p.saturating_sub(r);
-        }
-    }
+    let (want_states, want_stores) = expected_of(Component::SinkRedis, &inputs.postgres, letters);
+    let (over, under) = inputs
+        .redis_states
+        .as_ref()
+        .map_or((0, 0), |redis| state_differences(redis, &want_states));
     let mut store_mismatches: Vec<String> = Vec::new();
     if let Some(stores) = &inputs.redis_stores {
         let ids: std::collections::BTreeSet<&u64> =
@@ -168,8 +228,21 @@ pub fn compare(inputs: &Inputs) -> Report {
     dead_sample.sort_unstable();
     dead_sample.dedup();
 
+    let mongo = inputs
+        .mongo
+        .as_deref()
+        .map(|docs| mongo_findings(docs, &acked_set, &dead_ids, &inputs.postgres, letters));
+    let mongo_states = mongo.as_ref().map(|m| &m.states);
+
     let mut all_states: Vec<String> = pg_states.keys().cloned().collect();
-    for extra in [&inputs.redis_states, &inputs.topics].into_iter().flatten() {
+    for extra in [
+        inputs.redis_states.as_ref(),
+        inputs.topics.as_ref(),
+        mongo_states,
+    ]
+    .into_iter()
+    .flatten()
+    {
         all_states.extend(extra.keys().cloned());
     }
     all_states.sort_unstable();
@@ -182,6 +255,7 @@ pub fn compare(inputs: &Inputs) -> Report {
                 .redis_states
                 .as_ref()
                 .map(|m| m.get(&state).copied().unwrap_or(0)),
+            mongo: mongo_states.map(|m| m.get(&state).copied().unwrap_or(0)),
             topic_messages: inputs
                 .topics
                 .as_ref()
@@ -191,7 +265,10 @@ pub fn compare(inputs: &Inputs) -> Report {
         .collect();
 
     let lost = lost_ids.len() as u64;
-    let duplicated = duplicate_acks + duplicate_rows + over;
+    let mongo_duplicates = mongo.as_ref().map_or(0, |m| m.duplicates);
+    let mongo_lost = mongo.as_ref().map_or(0, |m| m.lost.len() as u64);
+    let mongo_states_match = mongo.as_ref().map(|m| m.states_match);
+    let duplicated = duplicate_acks + duplicate_rows + over + mongo_duplicates;
     let dead_lettered_acked = acked_set.iter().filter(|id| dead_ids.contains(*id)).count() as u64;
     Report {
         acked: acked_set.len() as u64,
@@ -229,8 +306,19 @@ pub fn compare(inputs: &Inputs) -> Report {
         dead_letter_sample: dead_sample.into_iter().take(SAMPLE).collect(),
         store_mismatches: store_mismatches.len() as u64,
         store_mismatch_sample: store_mismatches.into_iter().take(SAMPLE).collect(),
-        // Redis missing what Postgres holds is lost data too, not only a mismatch.
-        ok: lost == 0 && duplicated == 0 && aggregates_match != Some(false),
+        mongo_documents: mongo.as_ref().map(|m| m.documents),
+        mongo_lost,
+        mongo_lost_sample: mongo
+            .map(|m| m.lost.into_iter().take(SAMPLE).collect())
+            .unwrap_or_default(),
+        mongo_duplicates,
+        mongo_states_match,
+        // Redis or MongoDB missing what Postgres holds is lost data too, not only a mismatch.
+        ok: lost == 0
+            && mongo_lost == 0
+            && duplicated == 0
+            && aggregates_match != Some(false)
+            && mongo_states_match != Some(false),
     }
 }
 
@@ -267,6 +355,12 @@ mod tests {
             total_cents: cents,
         }
     }
+    fn doc(id: &str, state: &str) -> MongoDoc {
+        MongoDoc {
+            id: id.into(),
+            state: state.into(),
+        }
+    }
     fn ids(v: &[&str]) -> Vec<String> {
         v.iter().map(|s| s.to_string()).collect()
     }
@@ -287,11 +381,16 @@ mod tests {
             redis_stores: Some([(1, (2, 11)), (2, (1, 5))].into_iter().collect()),
             topics: Some(map(&[("CA", 2), ("MA", 1)])),
             dead_letters: Some(vec![]),
+            mongo: Some(vec![doc("a", "CA"), doc("b", "CA"), doc("c", "MA")]),
         };
         let r = compare(&inputs);
         assert_eq!(
             (r.acked, r.postgres_rows, r.lost, r.duplicated, r.unexpected),
             (3, 3, 0, 0, 0)
+        );
+        assert_eq!(
+            (r.mongo_documents, r.mongo_lost, r.mongo_states_match),
+            (Some(3), 0, Some(true))
         );
         assert_eq!(r.aggregates_match, Some(true));
         assert_eq!(r.topic_messages_total, Some(3));
@@ -302,6 +401,7 @@ mod tests {
                 state: "CA".into(),
                 postgres: 2,
                 redis: Some(2),
+                mongo: Some(2),
                 topic_messages: Some(2)
             }
         );
@@ -485,9 +585,86 @@ mod tests {
                 state: "WA".into(),
                 postgres: 0,
                 redis: None,
+                mongo: None,
                 topic_messages: Some(4)
             }]
         );
+    }
+
+    #[test]
+    fn mongo_missing_an_acknowledged_id_is_lost() {
+        let inputs = Inputs {
+            acked: ids(&["a", "b", "c"]),
+            postgres: vec![
+                row("a", "CA", 1, 1),
+                row("b", "CA", 1, 1),
+                row("c", "MA", 1, 1),
+            ],
+            mongo: Some(vec![doc("a", "CA"), doc("c", "MA")]),
+            ..Default::default()
+        };
+        let r = compare(&inputs);
+        assert_eq!((r.lost, r.mongo_lost), (0, 1));
+        assert_eq!(r.mongo_lost_sample, ids(&["b"]));
+        // One CA document short: the per-state counts differ too.
+        assert_eq!(r.mongo_states_match, Some(false));
+        assert_eq!(r.states[0].mongo, Some(1));
+        assert!(!r.ok);
+    }
+
+    #[test]
+    fn an_id_twice_in_mongo_is_a_duplicate() {
+        let inputs = Inputs {
+            acked: ids(&["a", "b"]),
+            postgres: vec![row("a", "CA", 1, 1), row("b", "MA", 1, 1)],
+            mongo: Some(vec![doc("a", "CA"), doc("b", "MA"), doc("a", "CA")]),
+            ..Default::default()
+        };
+        let r = compare(&inputs);
+        assert_eq!((r.mongo_duplicates, r.duplicated, r.mongo_lost), (1, 1, 0));
+        assert_eq!(r.mongo_states_match, Some(false));
+        assert!(!r.ok);
+    }
+
+    #[test]
+    fn mongo_counts_per_state_against_postgres_and_the_dead_letters() {
+        let inputs = Inputs {
+            acked: ids(&["a", "b", "c"]),
+            postgres: vec![row("a", "CA", 1, 1), row("b", "TX", 1, 1)],
+            // b refused by Mongo (a validator); c refused by Postgres only, so Mongo holds it.
+            mongo: Some(vec![doc("a", "CA"), doc("c", "MA")]),
+            dead_letters: Some(vec![
+                letter("b", Component::SinkMongo, None),
+                letter("c", Component::SinkPostgres, Some(row("c", "MA", 1, 1))),
+            ]),
+            ..Default::default()
+        };
+        let r = compare(&inputs);
+        assert_eq!(
+            (r.mongo_lost, r.mongo_states_match),
+            (0, Some(true)),
+            "{r:#?}"
+        );
+        assert!(r.ok);
+        // A document in the wrong state is a mismatch, though no id is lost.
+        let r = compare(&Inputs {
+            mongo: Some(vec![doc("a", "TX"), doc("c", "MA")]),
+            ..inputs
+        });
+        assert_eq!((r.mongo_lost, r.mongo_states_match), (0, Some(false)));
+        assert!(!r.ok);
+    }
+
+    #[test]
+    fn without_mongo_nothing_is_said_about_it() {
+        let r = compare(&Inputs {
+            acked: ids(&["a"]),
+            postgres: vec![row("a", "CA", 1, 1)],
+            ..Default::default()
+        });
+        assert_eq!((r.mongo_documents, r.mongo_states_match), (None, None));
+        assert_eq!(r.states[0].mongo, None);
+        assert!(r.ok);
     }
 
     #[test]

@@ -1,9 +1,11 @@
-//! `kapture-worker verify`: gathers acknowledged ids, Postgres rows, Redis aggregates and
-//! per-state topic sizes, then hands them to the pure comparison in `verify`.
+//! `kapture-worker verify`: gathers acknowledged ids, Postgres rows, Redis aggregates, MongoDB
+//! documents and per-state topic sizes, then hands them to the pure comparison in `verify`.
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use futures::TryStreamExt;
+use mongodb::bson::{doc, Bson, Document};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
@@ -14,21 +16,22 @@ use super::cli::VerifyArgs;
 use super::dead_letter;
 use super::names::{self, Names};
 use super::redis_conn;
+use super::sink_mongo::{self, Mongo};
 use super::sink_postgres;
 
-use super::verify::{compare, store_aggregates, DeadLetter, Inputs, PgRow, Report};
+use super::verify::{compare, store_aggregates, DeadLetter, Inputs, MongoDoc, PgRow, Report};
 
 const KAFKA_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How often `--settle` looks again.
 const SETTLE_POLL: Duration = Duration::from_secs(2);
-/// `--settle` stops early once Postgres and Redis show no progress for this long.
+/// `--settle` stops early once the sinks show no progress for this long.
 const SETTLE_QUIET: Duration = Duration::from_secs(20);
 
 /// Runs the verification and prints the report; returns the report for the exit code.
 ///
 /// With `--settle`, a failing verdict is looked at again while the sinks still catch up
-/// (rows or Redis counts change), up to the settle time; a verdict that stays the same for
+/// (rows, documents or Redis counts change), up to the settle time; a verdict that stays the same for
 /// [`SETTLE_QUIET`] is final.
 pub async fn run(args: VerifyArgs) -> Result<Report> {
     let deadline = tokio::time::Instant::now() + args.settle;
@@ -49,11 +52,12 @@ pub async fn run(args: VerifyArgs) -> Result<Report> {
     Ok(report)
 }
 
-/// What changes while the sinks still work: rows stored, what Redis counted per state, and
-/// what was dead-lettered.
-fn progress(report: &Report) -> (u64, Vec<Option<u64>>, Option<u64>) {
+/// What changes while the sinks still work: rows and documents stored, what Redis counted per
+/// state, and what was dead-lettered.
+fn progress(report: &Report) -> (u64, Option<u64>, Vec<Option<u64>>, Option<u64>) {
     (
         report.postgres_rows,
+        report.mongo_documents,
         report.states.iter().map(|s| s.redis).collect(),
         report.dead_lettered,
     )
@@ -82,6 +86,10 @@ async fn gather(args: &VerifyArgs) -> Result<Report> {
     };
 
     let postgres = postgres_rows(args).await?;
+    let mongo = match &args.mongo_url {
+        Some(url) => Some(mongo_docs(&Mongo::connect(url, &args.mongo).await?).await?),
+        None => None,
+    };
 
     let (redis_states, redis_stores) = match (&mut redis, args.no_redis) {
         (Some(conn), false) => {
@@ -123,7 +131,34 @@ async fn gather(args: &VerifyArgs) -> Result<Report> {
         redis_stores,
         topics,
         dead_letters: Some(dead_letters),
+        mongo,
     }))
+}
+
+/// The id and state of every document of the Mongo sink's collection.
+pub async fn mongo_docs(mongo: &Mongo) -> Result<Vec<MongoDoc>> {
+    let what = format!("reading {}.{}", mongo.db.name(), sink_mongo::COLLECTION);
+    let docs: Vec<Document> = sink_mongo::bounded(mongo.timeout, &what, async {
+        mongo
+            .collection()
+            .aggregate([doc! {"$project": {"_id": 1, "state": 1}}])
+            .await?
+            .try_collect()
+            .await
+    })
+    .await?;
+    Ok(docs
+        .iter()
+        .map(|d| MongoDoc {
+            // A document another writer keyed otherwise still counts, under its printed id.
+            id: match d.get("_id") {
+                Some(Bson::String(id)) => id.clone(),
+                Some(other) => other.to_string(),
+                None => "-".into(),
+            },
+            state: d.get_str("state").unwrap_or("-").to_owned(),
+        })
+        .collect())
 }
 
 /// Every id the load generators recorded in their ack bitmaps.

@@ -1,8 +1,9 @@
-//! The validation rule's promise, against the real servers of the test bench (PostgreSQL and
-//! Redis on 127.0.0.1: KAPTURE_TEST_POSTGRES, KAPTURE_TEST_REDIS): every transaction the
-//! order service accepts is storable by every sink. Transactions are generated at and beyond
-//! every boundary (seeded, so a failure repeats); each accepted one goes through the Postgres
-//! sink's own insert and the Redis sink's own script, which must both take it.
+//! The validation rule's promise, against the servers of the test bench (PostgreSQL, Redis and
+//! noida-db's MongoDB protocol on 127.0.0.1: KAPTURE_TEST_POSTGRES, KAPTURE_TEST_REDIS,
+//! KAPTURE_TEST_MONGO_URL): every transaction the order service accepts is storable by every
+//! sink. Transactions are generated at and beyond every boundary (seeded, so a failure
+//! repeats); each accepted one goes through the Postgres sink's own insert, the Redis sink's own
+//! script and the Mongo sink's own document and write, which must all take it.
 use std::str::FromStr;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -11,8 +12,10 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::{json, Value};
 
+use kapture_worker::cli::MongoArgs;
 use kapture_worker::model::{Generator, GeneratorConfig};
 use kapture_worker::names::Names;
+use kapture_worker::sink_mongo::{self, Mongo};
 use kapture_worker::sink_postgres::{create_sql, insert_sql, Columns};
 use kapture_worker::sink_redis::{run_script, script_keys, Entry, Outcome, AGGREGATE_SCRIPT};
 use kapture_worker::validation::{self, parse_transaction};
@@ -162,7 +165,7 @@ fn mutated(rng: &mut ChaCha8Rng, base: &Value) -> Value {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_accepted_transaction_is_storable_in_postgres_and_redis() {
+async fn every_accepted_transaction_is_storable_by_every_sink() {
     let pg = tokio_postgres::Config::from_str(&bench_var("KAPTURE_TEST_POSTGRES")).unwrap();
     let (client, conn) = pg.connect(tokio_postgres::NoTls).await.unwrap();
     tokio::spawn(conn);
@@ -171,10 +174,23 @@ async fn every_accepted_transaction_is_storable_in_postgres_and_redis() {
     let insert = client.prepare(&insert_sql(&schema)).await.unwrap();
 
     let redis = redis::Client::open(bench_var("KAPTURE_TEST_REDIS").as_str()).unwrap();
-    let mut rconn = redis.get_multiplexed_async_connection().await.unwrap();
+    // The sinks' own connection settings: the client's default 500 ms response timeout is
+    // too tight for a loaded machine running the suite in parallel.
+    let mut rconn = kapture_worker::redis_conn::connect(&redis).await.unwrap();
     let prefix = format!("{}:", unique("redis"));
     let keys = script_keys(&Names::new("", &prefix));
     let script = redis::Script::new(AGGREGATE_SCRIPT);
+
+    let mongo_args = MongoArgs {
+        mongo_user: None,
+        mongo_password: None,
+        mongo_db: unique("mongo"),
+        mongo_timeout: std::time::Duration::from_secs(20),
+    };
+    let mongo = Mongo::connect(&bench_var("KAPTURE_TEST_MONGO_URL"), &mongo_args)
+        .await
+        .expect("connecting to the bench's MongoDB");
+    let mut documents = Vec::new();
 
     let mut generator = Generator::new(GeneratorConfig {
         seed: 7,
@@ -219,8 +235,21 @@ async fn every_accepted_transaction_is_storable_in_postgres_and_redis() {
             .await
             .unwrap_or_else(|e| panic!("accepted but the Redis script fails ({e:#}): {body}"));
         assert_eq!(outcome, Outcome::Applied(1), "{body}");
+        let document = sink_mongo::document("transactions.xx", Some(body.as_bytes()))
+            .unwrap_or_else(|r| panic!("accepted but the Mongo sink refuses it ({r}): {body}"));
+        documents.push(document);
         accepted += 1;
     }
+    // In the sink's batches; repeated ids are stored once, as in Postgres.
+    let mut stored = 0;
+    for batch in documents.chunks(500) {
+        let written = sink_mongo::write(&mongo, batch)
+            .await
+            .unwrap_or_else(|e| panic!("accepted but MongoDB refuses a batch: {e:#}"));
+        assert!(written.refused.is_empty(), "{:?}", written.refused);
+        stored += written.inserted;
+    }
+    assert_eq!(stored, ids.len() as u64);
     eprintln!("accepted {accepted}, refused by field: {refused:?}");
     // The generator must exercise both sides, and many boundaries.
     assert!(accepted > 300, "only {accepted} accepted");
@@ -249,6 +278,14 @@ async fn every_accepted_transaction_is_storable_in_postgres_and_redis() {
     let _: () = redis::cmd("DEL")
         .arg(&keys)
         .query_async(&mut rconn)
+        .await
+        .unwrap();
+    // noida-db has no dropDatabase: empty the collection.
+    mongo
+        .db
+        .run_command(mongodb::bson::doc! {
+            "delete": sink_mongo::COLLECTION, "deletes": [{"q": {}, "limit": 0}]
+        })
         .await
         .unwrap();
 }

@@ -1,7 +1,9 @@
 //! End-to-end tests of the workload: the real `kapture-worker` binary, run as processes
-//! (order service, router, both sinks, load generator, verifier) against the test bench's
-//! noida-db, Redis and Postgres on 127.0.0.1 (KAPTURE_TEST_KAFKA / _REDIS / _POSTGRES).
-//! Each test uses its own topic prefix, Redis key prefix, Postgres schema and ports.
+//! (order service, router, the sinks, load generator, verifier) against the test bench's
+//! noida-db, Redis and Postgres on 127.0.0.1 (KAPTURE_TEST_KAFKA / _REDIS / _POSTGRES), and
+//! for the MongoDB sink noida-db's MongoDB protocol (KAPTURE_TEST_MONGO_URL).
+//! Each test uses its own topic prefix, Redis key prefix, Postgres schema, Mongo database and
+//! ports.
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{Read, Write};
@@ -90,6 +92,10 @@ struct Flow {
     metrics: HashMap<&'static str, u16>,
     children: HashMap<&'static str, Child>,
     restarts: u32,
+    /// The long-running roles `start_all` starts.
+    roles: Vec<&'static str>,
+    /// The bench's MongoDB URL, when the flow includes the Mongo sink.
+    mongo_url: Option<String>,
 }
 
 const ROLES: [&str; 4] = ["order-service", "router", "sink-postgres", "sink-redis"];
@@ -140,6 +146,7 @@ impl Flow {
         }
         let metrics = ROLES
             .iter()
+            .chain(&["sink-mongo"])
             .map(|r| (*r, free_port()))
             .chain([("loadgen", free_port())])
             .collect();
@@ -153,7 +160,22 @@ impl Flow {
             metrics,
             children: HashMap::new(),
             restarts: 0,
+            roles: ROLES.to_vec(),
+            mongo_url: None,
         }
+    }
+
+    /// The same flow with the MongoDB sink too (verify then reads Mongo as well).
+    fn with_mongo(tag: &str) -> Self {
+        let mut flow = Flow::new(tag);
+        let url = bench_var("KAPTURE_TEST_MONGO_URL");
+        flow.env.extend([
+            ("KAPTURE_MONGO_URL".to_string(), url.clone()),
+            ("KAPTURE_MONGO_DB".into(), flow.name.clone()),
+        ]);
+        flow.roles.push("sink-mongo");
+        flow.mongo_url = Some(url);
+        flow
     }
 
     fn log_path(&self, role: &str) -> PathBuf {
@@ -216,10 +238,10 @@ impl Flow {
 
     fn start_all(&mut self) {
         self.create_topics();
-        for role in ROLES {
+        for role in self.roles.clone() {
             self.start(role);
         }
-        for role in ROLES {
+        for role in &self.roles {
             self.wait_ready(role);
         }
     }
@@ -328,6 +350,49 @@ impl Flow {
         })
     }
 
+    /// Runs `f` with the flow's database on the bench's MongoDB.
+    fn with_mongo_db<T>(&self, f: impl AsyncFnOnce(mongodb::Database) -> T) -> Option<T> {
+        let url = self.mongo_url.as_deref()?;
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let mut opts = mongodb::options::ClientOptions::parse(url).await.ok()?;
+            opts.direct_connection = Some(true);
+            opts.server_selection_timeout = Some(Duration::from_secs(10));
+            let client = mongodb::Client::with_options(opts).ok()?;
+            Some(f(client.database(&self.name)).await)
+        })
+    }
+
+    /// Documents the Mongo sink has stored (noida-db has no `count`: a `$group` does it).
+    fn mongo_count(&self) -> u64 {
+        self.with_mongo_db(async |db| {
+            let reply = db
+                .run_command(mongodb::bson::doc! {
+                    "aggregate": "transactions",
+                    "pipeline": [{"$group": {"_id": null, "n": {"$sum": 1}}}],
+                    "cursor": {},
+                })
+                .await
+                .ok()?;
+            let first = reply
+                .get_document("cursor")
+                .ok()?
+                .get_array("firstBatch")
+                .ok()?;
+            let n = first.first()?.as_document()?.get("n")?;
+            n.as_i32()
+                .map(i64::from)
+                .or(n.as_i64())
+                .or(n.as_f64().map(|f| f as i64))
+                .map(|n| n as u64)
+        })
+        .flatten()
+        .unwrap_or(0)
+    }
+
     fn pg_count(&self) -> u64 {
         let sql = format!("SELECT count(*) FROM {}.transactions", self.name);
         self.with_pg(async |client| match client.query_one(&sql, &[]).await {
@@ -375,11 +440,19 @@ impl Flow {
             &mut || self.redis_processed() >= n,
             context,
         );
+        if self.mongo_url.is_some() {
+            wait_or(
+                "MongoDB to hold every transaction",
+                limit,
+                &mut || self.mongo_count() >= n,
+                || format!("mongo documents {}\n{}", self.mongo_count(), self.logs()),
+            );
+        }
     }
 
     fn logs(&self) -> String {
         let mut out = String::new();
-        for role in ROLES.iter().chain(&["loadgen"]) {
+        for role in self.roles.iter().chain(&["loadgen"]) {
             let text = std::fs::read_to_string(self.log_path(role)).unwrap_or_default();
             let tail: Vec<&str> = text.lines().rev().take(15).collect();
             out += &format!("--- {role} (last lines)\n");
@@ -395,6 +468,15 @@ impl Flow {
         for (_, mut c) in self.children.drain() {
             let _ = c.kill();
             let _ = c.wait();
+        }
+        // noida-db has no dropDatabase: empty the collection (it holds the data in memory).
+        if self.mongo_url.is_some() {
+            let _ = self.with_mongo_db(async |db| {
+                db.run_command(mongodb::bson::doc! {
+                    "delete": "transactions", "deletes": [{"q": {}, "limit": 0}]
+                })
+                .await
+            });
         }
         let drop_schema = format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name);
         let _ = self.with_pg(async |client| client.batch_execute(&drop_schema).await);
@@ -965,8 +1047,13 @@ struct Proxy {
 
 impl Proxy {
     fn start(target: (String, u16)) -> Self {
+        Self::start_on(0, target)
+    }
+
+    /// On a given port (0: any free one).
+    fn start_on(port: u16, target: (String, u16)) -> Self {
         use std::sync::atomic::Ordering;
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let listener = TcpListener::bind(("127.0.0.1", port)).unwrap();
         let port = listener.local_addr().unwrap().port();
         let state = std::sync::Arc::new(std::sync::atomic::AtomicU8::new(0));
         let shared = state.clone();
@@ -1096,39 +1183,20 @@ fn loadgen_stops_loudly_when_acks_cannot_be_recorded() {
     );
 }
 /// A database that stops answering shows as not live (the kubelet would restart the sink),
-/// and the sink recovers without losing a row once it answers again.
-#[test]
-fn sink_postgres_shows_a_hung_database_as_not_live() {
-    let mut flow = Flow::new("hung");
-    let host = flow
-        .env
-        .iter()
-        .find(|(k, _)| k == "KAPTURE_POSTGRES_HOST")
-        .unwrap()
-        .1
-        .clone();
-    let port: u16 = flow
-        .env
-        .iter()
-        .find(|(k, _)| k == "KAPTURE_POSTGRES_PORT")
-        .unwrap()
-        .1
-        .parse()
-        .unwrap();
-    let proxy = Proxy::start((host, port));
-    for (k, v) in flow.env.iter_mut() {
-        match k.as_str() {
-            "KAPTURE_POSTGRES_HOST" => *v = "127.0.0.1".into(),
-            "KAPTURE_POSTGRES_PORT" => *v = proxy.port.to_string(),
-            _ => {}
-        }
-    }
+/// and the sink recovers without losing a row once it answers again. `through` points the
+/// flow's sink at the proxy (given its port) and returns the real server's address.
+fn sink_shows_a_hung_database_as_not_live(
+    mut flow: Flow,
+    sink: &'static str,
+    through: impl FnOnce(&mut Flow, u16) -> (String, u16),
+    stored: impl Fn(&Flow) -> u64,
+) {
+    let proxy_port = free_port();
+    let proxy = Proxy::start_on(proxy_port, through(&mut flow, proxy_port));
     flow.env
         .push(("KAPTURE_LIVENESS_TIMEOUT".into(), "3s".into()));
-    flow.env
-        .push(("KAPTURE_POSTGRES_TIMEOUT".into(), "60s".into()));
     flow.create_topics();
-    for role in ["router", "sink-postgres"] {
+    for role in ["router", sink] {
         flow.start(role);
         flow.wait_ready(role);
     }
@@ -1150,11 +1218,16 @@ fn sink_postgres_shows_a_hung_database_as_not_live() {
     };
     direct("200");
     wait_until("the first rows", Duration::from_secs(60), || {
-        flow.pg_count() >= 200
+        stored(&flow) >= 200
     });
-    let live =
-        |flow: &Flow| http(flow.metrics["sink-postgres"], "GET", "/healthz", b"").map(|r| r.0);
-    assert_eq!(live(&flow).unwrap(), 200);
+    let live = |flow: &Flow| http(flow.metrics[sink], "GET", "/healthz", b"").map(|r| r.0);
+    // Live once its batches are done (on a loaded machine one may take longer than 3 s).
+    wait_or(
+        "/healthz to answer 200 before the database hangs",
+        Duration::from_secs(30),
+        &mut || live(&flow).ok() == Some(200),
+        || flow.logs(),
+    );
 
     proxy.freeze(true);
     direct("200");
@@ -1172,13 +1245,262 @@ fn sink_postgres_shows_a_hung_database_as_not_live() {
         || flow.logs(),
     );
     wait_until("every row", Duration::from_secs(60), || {
-        flow.pg_count() >= 400
+        stored(&flow) >= 400
     });
     assert!(flow
         .children
-        .get_mut("sink-postgres")
+        .get_mut(sink)
         .unwrap()
         .try_wait()
         .unwrap()
         .is_none());
+}
+
+#[test]
+fn sink_postgres_shows_a_hung_database_as_not_live() {
+    let flow = Flow::new("hung");
+    let through = |flow: &mut Flow, port: u16| {
+        let mut target = (String::new(), 0);
+        for (k, v) in flow.env.iter_mut() {
+            match k.as_str() {
+                "KAPTURE_POSTGRES_HOST" => target.0 = std::mem::replace(v, "127.0.0.1".into()),
+                "KAPTURE_POSTGRES_PORT" => {
+                    target.1 = v.parse().unwrap();
+                    *v = port.to_string();
+                }
+                _ => {}
+            }
+        }
+        flow.env
+            .push(("KAPTURE_POSTGRES_TIMEOUT".into(), "60s".into()));
+        target
+    };
+    sink_shows_a_hung_database_as_not_live(flow, "sink-postgres", through, Flow::pg_count);
+}
+
+#[test]
+fn sink_mongo_shows_a_hung_database_as_not_live() {
+    let flow = Flow::with_mongo("mhung");
+    let through = |flow: &mut Flow, port: u16| {
+        let url = flow.mongo_url.clone().unwrap();
+        for (k, v) in flow.env.iter_mut() {
+            if k == "KAPTURE_MONGO_URL" {
+                *v = format!("mongodb://127.0.0.1:{port}");
+            }
+        }
+        flow.env
+            .push(("KAPTURE_MONGO_TIMEOUT".into(), "60s".into()));
+        host_and_port(&url)
+    };
+    sink_shows_a_hung_database_as_not_live(flow, "sink-mongo", through, Flow::mongo_count);
+}
+
+/// The MongoDB sink killed with SIGKILL and restarted three times mid-run loses and duplicates
+/// nothing: every acknowledged transaction is in MongoDB once, per state as in Postgres.
+#[test]
+fn chaos_kills_of_sink_mongo_lose_and_duplicate_nothing() {
+    let mut flow = Flow::with_mongo("mchaos");
+    flow.start_all();
+    let started = Instant::now();
+    // Straight to Kafka: the order service's path is the other tests' business, and its CPU
+    // is better left to the sinks here.
+    let child = flow
+        .loadgen(&[
+            "--direct",
+            "--rate",
+            "2500",
+            "--count",
+            &TOTAL.to_string(),
+            "--ack-redis",
+            "--seed",
+            "43",
+        ])
+        .spawn()
+        .unwrap();
+    for round in 0..3 {
+        std::thread::sleep(Duration::from_secs(8));
+        flow.kill9("sink-mongo");
+        std::thread::sleep(Duration::from_millis(500));
+        flow.restart("sink-mongo");
+        eprintln!(
+            "round {round}: killed and restarted sink-mongo at {:?}",
+            started.elapsed()
+        );
+    }
+    let summary = flow.run_loadgen(child, Duration::from_secs(600));
+    eprintln!("loadgen: {summary}  ({:?})", started.elapsed());
+    let acked = summary["acked"].as_u64().unwrap();
+    assert_eq!(acked, TOTAL, "{summary}");
+    assert_eq!(flow.restarts, 3);
+
+    flow.wait_drained(acked);
+    eprintln!("pipeline drained after {:?}", started.elapsed());
+
+    let (code, report) = flow.verify(&["--ack-redis"]);
+    assert_eq!(code, 0, "{report:#}\n{}", flow.logs());
+    assert_integrity(&flow, &report, acked);
+    let ctx = || format!("{report:#}\n{}", flow.logs());
+    assert_eq!(report["mongo_documents"], acked, "{}", ctx());
+    assert_eq!(
+        (&report["mongo_lost"], &report["mongo_duplicates"]),
+        (&json!(0), &json!(0)),
+        "{}",
+        ctx()
+    );
+    assert_eq!(report["mongo_states_match"], true, "{}", ctx());
+    for s in report["states"].as_array().unwrap() {
+        assert_eq!(s["mongo"], s["postgres"], "{s}");
+    }
+    for (role, status) in flow.stop_all() {
+        assert!(status.success(), "{role}: {status:?}\n{}", flow.logs());
+    }
+}
+
+/// Every message of `topic` from its start to its end as of now: (key, headers).
+fn read_topic(topic: &str) -> Vec<(String, HashMap<String, String>)> {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use rdkafka::message::{Headers, Message};
+    let consumer: BaseConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", bench_var("KAPTURE_TEST_KAFKA"))
+        .set("group.id", "e2e-reader")
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap();
+    let timeout = Duration::from_secs(10);
+    let metadata = consumer.fetch_metadata(Some(topic), timeout).unwrap();
+    let mut assignment = rdkafka::TopicPartitionList::new();
+    let mut ends = HashMap::new();
+    for p in metadata.topics()[0].partitions() {
+        let (low, high) = consumer.fetch_watermarks(topic, p.id(), timeout).unwrap();
+        if high > low {
+            assignment
+                .add_partition_offset(topic, p.id(), rdkafka::Offset::Offset(low))
+                .unwrap();
+            ends.insert(p.id(), high);
+        }
+    }
+    let mut out = Vec::new();
+    if ends.is_empty() {
+        return out;
+    }
+    consumer.assign(&assignment).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !ends.is_empty() {
+        assert!(Instant::now() < deadline, "{topic} not read to its end");
+        let Some(m) = consumer.poll(Duration::from_secs(1)) else {
+            continue;
+        };
+        let m = m.unwrap();
+        if ends
+            .get(&m.partition())
+            .is_some_and(|end| m.offset() + 1 >= *end)
+        {
+            ends.remove(&m.partition());
+        }
+        let headers = m
+            .headers()
+            .map(|h| {
+                h.iter()
+                    .map(|h| {
+                        let value = h.value.map(String::from_utf8_lossy).unwrap_or_default();
+                        (h.key.to_string(), value.into_owned())
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let key = String::from_utf8_lossy(m.key().unwrap_or_default()).into_owned();
+        out.push((key, headers));
+    }
+    out
+}
+
+/// Poison on a per-state topic, and a document MongoDB refuses (a unique index a DBA added),
+/// go to the dead-letter topic with the Mongo sink's reason; the sink keeps going.
+#[test]
+fn sink_mongo_dead_letters_what_it_cannot_store_and_keeps_going() {
+    let mut flow = Flow::with_mongo("mdead");
+    flow.create_topics();
+    // One transaction per purchase time: MongoDB refuses a second one as data (E11000).
+    let created = flow.with_mongo_db(async |db| {
+        db.run_command(mongodb::bson::doc! {
+            "createIndexes": "transactions",
+            "indexes": [{"key": {"time": 1}, "name": "one_per_time", "unique": true}],
+        })
+        .await
+    });
+    created.expect("MongoDB URL").expect("creating the index");
+    flow.start("sink-mongo");
+    flow.wait_ready("sink-mongo");
+
+    let base = sample_transaction(&flow);
+    let state = base["store"]["location"]["state"].as_str().unwrap();
+    let topic = format!("{}.transactions.{}", flow.name, state.to_lowercase());
+    let with = |id: &str, time: &str| {
+        let mut v = base.clone();
+        v["id"] = json!(id);
+        v["time"] = json!(time);
+        v.to_string().into_bytes()
+    };
+    produce_raw(
+        &topic,
+        &[
+            ("poison-time", with("poison-time", "0000-01-01T00:00:00Z")),
+            ("first", with("first", "2026-01-02T03:04:05Z")),
+            ("second", with("second", "2026-01-02T03:04:06Z")),
+            ("same-time", with("same-time", "2026-01-02T03:04:05Z")),
+        ],
+    );
+    let dead_topic = format!("{}.transactions.dead-letter", flow.name);
+    wait_or(
+        "two documents stored and two dead letters",
+        Duration::from_secs(60),
+        &mut || flow.mongo_count() >= 2 && read_topic(&dead_topic).len() >= 2,
+        || flow.logs(),
+    );
+    let letters = read_topic(&dead_topic);
+    assert_eq!(letters.len(), 2, "{letters:?}");
+    let by_label: HashMap<&str, &HashMap<String, String>> = letters
+        .iter()
+        .map(|(_, h)| (h["kapture-dead-letter-label"].as_str(), h))
+        .collect();
+    let time = by_label["time"];
+    assert_eq!(time["kapture-dead-letter-role"], "sink-mongo");
+    assert!(
+        time["kapture-dead-letter-reason"].starts_with("time: "),
+        "{time:?}"
+    );
+    assert_eq!(time["kapture-source-topic"], topic);
+    let refused = by_label["mongo"];
+    assert_eq!(refused["kapture-dead-letter-role"], "sink-mongo");
+    assert!(
+        refused["kapture-dead-letter-reason"].contains("E11000"),
+        "{refused:?}"
+    );
+    // Which of the two with one time is refused depends on their partitions' order.
+    let keys: Vec<&str> = letters.iter().map(|(k, _)| k.as_str()).collect();
+    assert!(keys.contains(&"poison-time"), "{keys:?}");
+    assert!(
+        keys.contains(&"first") || keys.contains(&"same-time"),
+        "{keys:?}"
+    );
+    let text = flow.metrics_text("sink-mongo");
+    for reason in ["time", "mongo"] {
+        let series = format!(
+            "kapture_messages_dead_lettered_total{{role=\"sink-mongo\",reason=\"{reason}\"}}"
+        );
+        assert_eq!(metric(&text, &series), 1, "{series}\n{text}");
+    }
+
+    // Still the same process, and it still stores what comes.
+    produce_raw(&topic, &[("third", with("third", "2026-01-02T03:04:07Z"))]);
+    wait_or(
+        "the sink to store a transaction after the poison",
+        Duration::from_secs(60),
+        &mut || flow.mongo_count() >= 3,
+        || flow.logs(),
+    );
+    assert_eq!(flow.mongo_count(), 3);
+    for (role, status) in flow.stop_all() {
+        assert!(status.success(), "{role}: {status:?}\n{}", flow.logs());
+    }
 }

@@ -12,6 +12,7 @@ use crate::k8s::ClusterChoice;
 use crate::manifests::{KafkaMode, PullPolicy, ResourcePreset, Storage, DEFAULT_NAMESPACE};
 use crate::output::OutputFormat;
 
+pub mod bench;
 pub mod chaos;
 pub mod delete;
 pub mod deploy;
@@ -31,7 +32,8 @@ current kubectl context, reports their state, runs pod chaos against them and sc
 Every object it creates carries app.kubernetes.io/part-of=kapture, so `kubectl kapture delete` \
 removes exactly what deploy created.",
     after_help = "Examples:\n  kubectl kapture deploy --brokers 3 --wait\n  kubectl kapture status -o json\n  \
-kubectl kapture chaos --kill kafka --evict --dry-run\n  kubectl kapture verify --stop-load\n  kubectl kapture delete --yes"
+kubectl kapture chaos --kill kafka --evict --dry-run\n  kubectl kapture verify --stop-load\n  \
+kubectl kapture bench --steps 5 --report bench-out\n  kubectl kapture delete --yes"
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -135,6 +137,8 @@ pub enum Command {
     Topics(topics::TopicsArgs),
     /// Check that every acknowledged transaction landed exactly once (runs a verifier Job).
     Verify(verify::VerifyArgs),
+    /// Ramp the load step by step and find the sustainable throughput; compare runs.
+    Bench(bench::BenchArgs),
 }
 
 /// A duration flag such as `90s`, `5m` or `1h30m`.

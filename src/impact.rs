@@ -3,8 +3,9 @@
 //! (before / during / after the disruption) plus what the counters can say about integrity.
 //!
 //! The text parser is a small one for the plain `name{labels} value` lines the workload
-//! exposes (counters and gauges); histograms and exemplars are skipped. A crate would add a
-//! dependency for a few lines that we need and can test here.
+//! exposes: counters and gauges, and with [`parse_scrape`] the buckets of the latency
+//! histogram; exemplars are skipped. A crate would add a dependency for a few lines that we
+//! need and can test here.
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
@@ -27,77 +28,213 @@ pub struct Values {
 /// Parses Prometheus text exposition into [`Values`]; labelled series are summed.
 pub fn parse(text: &str) -> Values {
     let mut v = Values::default();
-    for line in text.lines() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let Some((name, rest)) = split_name(line) else {
-            continue;
-        };
-        // The value is the first field after the labels; a timestamp may follow.
-        let Some(value) = rest
-            .split_whitespace()
-            .next()
-            .and_then(|s| s.parse::<f64>().ok())
-            .filter(|x| x.is_finite())
-        else {
-            continue;
-        };
-        match name {
-            "kapture_messages_produced_total" => v.produced += value,
-            "kapture_messages_consumed_total" => v.consumed += value,
-            "kapture_messages_failed_total" => v.failed += value,
-            "kapture_requests_rejected_total" => v.rejected += value,
-            "kapture_consumer_lag" => *v.lag.get_or_insert(0.0) += value,
-            _ => {}
-        }
+    for (name, _, value) in series(text) {
+        count(&mut v, name, value);
     }
     v
 }
 
-/// `name{labels} rest` or `name rest` -> (name, rest after the labels).
-fn split_name(line: &str) -> Option<(&str, &str)> {
-    let end = line.find(|c: char| c == '{' || c.is_whitespace())?;
-    let (name, rest) = line.split_at(end);
-    let rest = if rest.starts_with('{') {
-        // Label values may contain '}' inside quotes: find the closing brace outside quotes.
-        let mut quoted = false;
-        let mut escaped = false;
-        let mut close = None;
-        for (i, c) in rest.char_indices() {
-            match c {
-                _ if escaped => escaped = false,
-                '\\' if quoted => escaped = true,
-                '"' => quoted = !quoted,
-                '}' if !quoted => {
-                    close = Some(i);
-                    break;
-                }
-                _ => {}
-            }
-        }
-        &rest[close? + 1..]
-    } else {
-        rest
-    };
-    Some((name, rest))
+/// The histogram every role exposes: loadgen request, order-service produce, router and sink
+/// batch latency.
+const LATENCY_BUCKET: &str = "kapture_latency_seconds_bucket";
+
+/// A scrape with the latency histogram as well (what `kubectl kapture bench` reads).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Scrape {
+    pub values: Values,
+    pub latency: Histogram,
 }
 
-/// One pod's part of a sample: its values, or why they could not be had.
+/// Parses Prometheus text exposition into [`Values`] and the latency histogram.
+pub fn parse_scrape(text: &str) -> Scrape {
+    let mut scrape = Scrape::default();
+    for (name, labels, value) in series(text) {
+        if name == LATENCY_BUCKET {
+            if let Some(bound) = label(labels, "le").and_then(|le| le.parse::<f64>().ok()) {
+                scrape.latency.add_bucket(bound, value);
+            }
+        } else {
+            count(&mut scrape.values, name, value);
+        }
+    }
+    scrape
+}
+
+fn count(v: &mut Values, name: &str, value: f64) {
+    match name {
+        "kapture_messages_produced_total" => v.produced += value,
+        "kapture_messages_consumed_total" => v.consumed += value,
+        "kapture_messages_failed_total" => v.failed += value,
+        "kapture_requests_rejected_total" => v.rejected += value,
+        "kapture_consumer_lag" => *v.lag.get_or_insert(0.0) += value,
+        _ => {}
+    }
+}
+
+/// Every `name{labels} value` line with a finite value: (name, labels between the braces,
+/// value). Comments and lines that do not parse are skipped.
+fn series(text: &str) -> impl Iterator<Item = (&str, &str, f64)> {
+    text.lines().filter_map(|line| {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            return None;
+        }
+        let (name, labels, rest) = split_name(line)?;
+        // The value is the first field after the labels; a timestamp may follow.
+        let value = rest
+            .split_whitespace()
+            .next()
+            .and_then(|s| s.parse::<f64>().ok())
+            .filter(|x| x.is_finite())?;
+        Some((name, labels, value))
+    })
+}
+
+/// `name{labels} rest` or `name rest` -> (name, labels, rest after the labels).
+fn split_name(line: &str) -> Option<(&str, &str, &str)> {
+    let end = line.find(|c: char| c == '{' || c.is_whitespace())?;
+    let (name, rest) = line.split_at(end);
+    if !rest.starts_with('{') {
+        return Some((name, "", rest));
+    }
+    // Label values may contain '}' inside quotes: find the closing brace outside quotes.
+    let mut quoted = false;
+    let mut escaped = false;
+    for (i, c) in rest.char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if quoted => escaped = true,
+            '"' => quoted = !quoted,
+            '}' if !quoted => return Some((name, &rest[1..i], &rest[i + 1..])),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// The value of label `key` in `a="x",b="y"` (escapes kept as written: the bounds need none).
+fn label<'a>(labels: &'a str, key: &str) -> Option<&'a str> {
+    let mut rest = labels;
+    loop {
+        let (name, after) = rest.split_once('=')?;
+        let after = after.strip_prefix('"')?;
+        let mut escaped = false;
+        let close = after.char_indices().find_map(|(i, c)| match c {
+            _ if escaped => {
+                escaped = false;
+                None
+            }
+            '\\' => {
+                escaped = true;
+                None
+            }
+            '"' => Some(i),
+            _ => None,
+        })?;
+        if name.trim() == key {
+            return Some(&after[..close]);
+        }
+        rest = after[close + 1..].trim_start_matches([',', ' ']);
+    }
+}
+
+/// A histogram's cumulative bucket counts by upper bound (`le`, +Inf last), summed over its
+/// labelled series and pods.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Histogram {
+    /// (upper bound in seconds, observations at or below it), ascending by bound.
+    pub buckets: Vec<(f64, f64)>,
+}
+
+impl Histogram {
+    fn add_bucket(&mut self, bound: f64, value: f64) {
+        match self.buckets.iter_mut().find(|(b, _)| *b == bound) {
+            Some((_, count)) => *count += value,
+            None => {
+                self.buckets.push((bound, value));
+                self.buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
+            }
+        }
+    }
+
+    /// Adds another histogram's counts bucket by bucket.
+    pub fn add(&mut self, other: &Histogram) {
+        for (bound, count) in &other.buckets {
+            self.add_bucket(*bound, *count);
+        }
+    }
+
+    /// Observations in all (the +Inf bucket).
+    pub fn total(&self) -> f64 {
+        self.buckets.last().map_or(0.0, |(_, count)| *count)
+    }
+
+    /// The observations since `before`; a smaller total is a restarted process, whose
+    /// counts began at 0 (as counters do in [`analyze`]).
+    pub fn increase_since(&self, before: &Histogram) -> Histogram {
+        if self.total() < before.total() {
+            return self.clone();
+        }
+        let earlier = |bound: f64| {
+            before
+                .buckets
+                .iter()
+                .find(|(b, _)| *b == bound)
+                .map_or(0.0, |(_, c)| *c)
+        };
+        Histogram {
+            buckets: self
+                .buckets
+                .iter()
+                .map(|(bound, count)| (*bound, (count - earlier(*bound)).max(0.0)))
+                .collect(),
+        }
+    }
+
+    /// The `q` quantile (0.99 = p99) in seconds, interpolated linearly inside its bucket as
+    /// Prometheus' `histogram_quantile` does: the first bucket starts at 0, and a quantile in
+    /// the +Inf bucket is the highest finite bound. `None` without observations.
+    pub fn quantile(&self, q: f64) -> Option<f64> {
+        let total = self.total();
+        if total <= 0.0 {
+            return None;
+        }
+        let rank = q.clamp(0.0, 1.0) * total;
+        let (mut lower, mut below) = (0.0, 0.0);
+        for (bound, count) in &self.buckets {
+            if *count >= rank {
+                if bound.is_infinite() {
+                    return Some(lower);
+                }
+                let inside = count - below;
+                let fraction = if inside > 0.0 {
+                    (rank - below) / inside
+                } else {
+                    1.0
+                };
+                return Some(lower + (bound - lower) * fraction);
+            }
+            (lower, below) = (*bound, *count);
+        }
+        Some(lower)
+    }
+}
+
+/// One pod's part of a sample: its values ([`Values`], or a [`Scrape`]), or why they could not
+/// be had.
 #[derive(Debug, Clone, PartialEq)]
-pub struct PodSample {
+pub struct PodSample<V = Values> {
     /// A worker role ([`Component::is_worker_role`]).
     pub role: Component,
     pub pod: String,
-    pub values: Result<Values, String>,
+    pub values: Result<V, String>,
 }
 
 /// Every workload pod scraped at one moment; `at` is seconds since the sampler started.
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct Sample {
+pub struct Sample<V = Values> {
     pub at: f64,
-    pub pods: Vec<PodSample>,
+    pub pods: Vec<PodSample<V>>,
     /// Roles that had nothing to scrape, with the reason ("no ready pods").
     pub missing: BTreeMap<Component, String>,
 }
@@ -224,13 +361,24 @@ pub struct Impact {
 
 /// Counter increases of one role over some pairs of samples.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
-struct Increase {
-    produced: f64,
-    consumed: f64,
-    failed: f64,
-    rejected: f64,
+pub struct Increase {
+    pub produced: f64,
+    pub consumed: f64,
+    pub failed: f64,
+    pub rejected: f64,
     /// Whether any pod of the role contributed (scraped twice, or born and scraped once).
-    observed: bool,
+    pub observed: bool,
+}
+
+impl Increase {
+    /// Adds what one pod counted from `before` to `now`.
+    pub fn add(&mut self, before: &Values, now: &Values) {
+        self.produced += delta(before.produced, now.produced);
+        self.consumed += delta(before.consumed, now.consumed);
+        self.failed += delta(before.failed, now.failed);
+        self.rejected += delta(before.rejected, now.rejected);
+        self.observed = true;
+    }
 }
 
 /// The increase of a counter from `last` to `now`; a drop is a restart that began at 0.
@@ -242,50 +390,73 @@ fn delta(last: f64, now: f64) -> f64 {
     }
 }
 
-/// Walks the samples once and adds each pod's counter increases to the window in which the
-/// later scrape falls. A pod seen for the first time after the first sample was born during the
-/// run, so its first scrape counts in full; a pod already there at the first sample gives its
-/// baseline with its first successful scrape.
-fn increases(samples: &[Sample], bounds: &Bounds) -> BTreeMap<(Window, Component), Increase> {
-    let mut out: BTreeMap<(Window, Component), Increase> = BTreeMap::new();
+/// Walks the samples once and hands each pair of a pod's successful scrapes that counts to
+/// `add`: the key of the later scrape's time (`None` skips it), the role, the pod, the earlier
+/// values and the later ones. A pod seen for the first time after the first sample was born
+/// during the run, so its first scrape counts in full: its earlier values are `None` (zero).
+/// A pod already there at the first sample gives its baseline with its first successful
+/// scrape.
+pub fn pairs<'a, V, K: Copy>(
+    samples: &'a [Sample<V>],
+    key: impl Fn(f64) -> Option<K>,
+    mut add: impl FnMut(K, Component, &'a str, Option<&'a V>, &'a V),
+) {
     let initial: BTreeSet<&str> = samples
         .first()
         .map(|s| s.pods.iter().map(|p| p.pod.as_str()).collect())
         .unwrap_or_default();
-    let mut last: BTreeMap<&str, Values> = BTreeMap::new();
+    let mut last: BTreeMap<&str, &V> = BTreeMap::new();
     for sample in samples {
-        let Some(window) = Window::of(sample.at, bounds) else {
+        let Some(key) = key(sample.at) else {
             continue;
         };
         for pod in &sample.pods {
             let Ok(now) = &pod.values else { continue };
-            let before = match last.get(pod.pod.as_str()) {
-                Some(v) => Some(*v),
-                None if !initial.contains(pod.pod.as_str()) => Some(Values::default()),
-                None => None,
-            };
-            last.insert(&pod.pod, *now);
-            let Some(before) = before else { continue };
-            let inc = out.entry((window, pod.role)).or_default();
-            inc.produced += delta(before.produced, now.produced);
-            inc.consumed += delta(before.consumed, now.consumed);
-            inc.failed += delta(before.failed, now.failed);
-            inc.rejected += delta(before.rejected, now.rejected);
-            inc.observed = true;
+            let before = last.insert(&pod.pod, now);
+            if before.is_some() || !initial.contains(pod.pod.as_str()) {
+                add(key, pod.role, &pod.pod, before, now);
+            }
         }
     }
+}
+
+/// Counter increases per window and role.
+fn increases(samples: &[Sample], bounds: &Bounds) -> BTreeMap<(Window, Component), Increase> {
+    let mut out: BTreeMap<(Window, Component), Increase> = BTreeMap::new();
+    pairs(
+        samples,
+        |at| Window::of(at, bounds),
+        |window, role, _, before, now| {
+            let before = before.copied().unwrap_or_default();
+            out.entry((window, role)).or_default().add(&before, now)
+        },
+    );
     out
 }
 
 /// Why a role has no figures in `window`: the last reason seen in it, else a generic one.
 fn why_not(samples: &[Sample], bounds: &Bounds, window: Window, role: Component) -> String {
-    let mut reason = None;
-    let mut seen = 0;
-    for s in samples
+    let in_window: Vec<&Sample> = samples
         .iter()
         .filter(|s| Window::of(s.at, bounds) == Some(window))
-    {
-        seen += 1;
+        .collect();
+    why_missing(in_window.iter().copied(), role).unwrap_or_else(|| match in_window.len() {
+        // Not the role's fault: say it once for the window.
+        0 => format!(
+            "no scrape in the {} window (shorter than --sample-interval)",
+            window.as_str()
+        ),
+        _ => format!("{role}: fewer than two scrapes in this window"),
+    })
+}
+
+/// The last reason in `samples` why `role` could not be scraped (no pods, a failed scrape).
+pub fn why_missing<'a, V: 'a>(
+    samples: impl IntoIterator<Item = &'a Sample<V>>,
+    role: Component,
+) -> Option<String> {
+    let mut reason = None;
+    for s in samples {
         if let Some(r) = s.missing.get(&role) {
             reason = Some(format!("{role}: {r}"));
         }
@@ -295,14 +466,7 @@ fn why_not(samples: &[Sample], bounds: &Bounds, window: Window, role: Component)
             }
         }
     }
-    reason.unwrap_or_else(|| match seen {
-        // Not the role's fault: say it once for the window.
-        0 => format!(
-            "no scrape in the {} window (shorter than --sample-interval)",
-            window.as_str()
-        ),
-        _ => format!("{role}: fewer than two scrapes in this window"),
-    })
+    reason
 }
 
 /// Computes the impact of a run from its samples.
@@ -511,6 +675,74 @@ garbage line
         assert_eq!(v.lag, Some(7.0));
         assert_eq!(parse("").lag, None);
         assert_eq!(parse("kapture_messages_consumed_total 4").consumed, 4.0);
+    }
+
+    #[test]
+    fn parse_scrape_keeps_the_latency_buckets_summed_over_series() {
+        let text = r#"# TYPE kapture_latency_seconds histogram
+kapture_latency_seconds_sum{role="loadgen"} 1.5
+kapture_latency_seconds_count{role="loadgen"} 100
+kapture_latency_seconds_bucket{le="0.001",role="loadgen"} 10
+kapture_latency_seconds_bucket{role="loadgen",le="0.002"} 60
+kapture_latency_seconds_bucket{role="loadgen",le="+Inf"} 100
+kapture_latency_seconds_bucket{role="other",le="0.002"} 40
+kapture_latency_seconds_bucket{role="other",le="+Inf"} 40
+kapture_latency_seconds_bucket{role="loadgen"} 5
+kapture_messages_produced_total{role="loadgen"} 100
+"#;
+        let scrape = parse_scrape(text);
+        assert_eq!(scrape.values.produced, 100.0);
+        assert_eq!(scrape.values, parse(text));
+        assert_eq!(
+            scrape.latency.buckets,
+            [(0.001, 10.0), (0.002, 100.0), (f64::INFINITY, 140.0)]
+        );
+        assert_eq!(scrape.latency.total(), 140.0);
+        assert_eq!(label(r#"a="x\"y",le="0.5""#, "le"), Some("0.5"));
+        assert_eq!(label(r#"a="x""#, "le"), None);
+    }
+
+    #[test]
+    fn quantiles_interpolate_inside_the_bucket() {
+        let h = Histogram {
+            buckets: vec![
+                (0.01, 50.0),
+                (0.02, 90.0),
+                (0.04, 100.0),
+                (f64::INFINITY, 100.0),
+            ],
+        };
+        assert_eq!(h.quantile(0.5), Some(0.01));
+        assert!((h.quantile(0.7).unwrap() - 0.015).abs() < 1e-12);
+        assert!((h.quantile(0.99).unwrap() - 0.038).abs() < 1e-12);
+        assert!((h.quantile(0.25).unwrap() - 0.005).abs() < 1e-12);
+        // Beyond the last finite bound: the bound, as Prometheus answers.
+        let slow = Histogram {
+            buckets: vec![(0.01, 1.0), (f64::INFINITY, 10.0)],
+        };
+        assert_eq!(slow.quantile(0.99), Some(0.01));
+        assert_eq!(Histogram::default().quantile(0.5), None);
+    }
+
+    #[test]
+    fn histogram_increases_start_over_after_a_restart() {
+        let before = Histogram {
+            buckets: vec![(0.01, 5.0), (f64::INFINITY, 8.0)],
+        };
+        let now = Histogram {
+            buckets: vec![(0.01, 9.0), (f64::INFINITY, 20.0)],
+        };
+        assert_eq!(
+            now.increase_since(&before).buckets,
+            [(0.01, 4.0), (f64::INFINITY, 12.0)]
+        );
+        let restarted = Histogram {
+            buckets: vec![(0.01, 1.0), (f64::INFINITY, 2.0)],
+        };
+        assert_eq!(restarted.increase_since(&now), restarted);
+        let mut sum = before.clone();
+        sum.add(&now);
+        assert_eq!(sum.buckets, [(0.01, 14.0), (f64::INFINITY, 28.0)]);
     }
 
     #[test]

@@ -1,4 +1,5 @@
 //! kubectl-kapture: deploy, observe and break a simulated enterprise data flow on Kubernetes.
+pub mod bench;
 pub mod chaos;
 pub mod cli;
 pub mod commands;

@@ -3,6 +3,7 @@ use anyhow::Result;
 
 use crate::cli::{Cli, Command};
 
+pub mod bench;
 pub mod chaos;
 pub mod delete;
 pub mod deploy;
@@ -21,5 +22,6 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Scale(args) => scale::run(&global, &args).await,
         Command::Topics(args) => topics::run(&global, &args).await,
         Command::Verify(args) => verify::run(&global, &args).await,
+        Command::Bench(args) => bench::run(&global, args).await,
     }
 }

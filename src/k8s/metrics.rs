@@ -1,5 +1,6 @@
 //! Scrapes the workload's Prometheus metrics through the API server's pod proxy, so a laptop
-//! with nothing but kube access can read them. Errors are recorded per pod, never fatal.
+//! with nothing but kube access can read them, and reads pods' CPU and memory from the metrics
+//! API (metrics.k8s.io) where the cluster serves it. Errors are recorded per pod, never fatal.
 use std::time::Duration;
 
 use anyhow::Result;
@@ -10,10 +11,11 @@ use kube::ResourceExt;
 
 use super::pods;
 use super::Cluster;
+use crate::bench::resources::PodUsage;
 use crate::component::Component;
 use crate::diagnose::is_ready;
 use crate::impact::{self, PodSample, Sample};
-use crate::manifests::{LABEL_COMPONENT, LABEL_PART_OF, PART_OF};
+use crate::manifests::{LABEL_COMPONENT, LABEL_PART_OF, PART_OF, SELECTOR};
 
 /// Port the workload serves metrics on when its container declares no port named `metrics`.
 const DEFAULT_PORT: i32 = 9090;
@@ -50,9 +52,21 @@ fn metrics_port(pod: &Pod) -> i32 {
 /// Scrapes every Ready workload pod at once, each bounded by `timeout`. `at` is the sample's
 /// time in seconds since the sampler started.
 pub async fn sample(cluster: &Cluster, at: f64, timeout: Duration) -> Sample {
+    sample_with(cluster, at, timeout, &|text, _| impact::parse(text)).await
+}
+
+/// As [`sample`], reading each scrape with `parse` as its answer arrives, given how long the
+/// answer took (the bench keeps the latency histogram and times each answer).
+pub async fn sample_with<V>(
+    cluster: &Cluster,
+    at: f64,
+    timeout: Duration,
+    parse: &(impl Fn(&str, Duration) -> V + Sync),
+) -> Sample<V> {
     let mut sample = Sample {
         at,
-        ..Sample::default()
+        pods: Vec::new(),
+        missing: Default::default(),
     };
     let listed = match pods::list(cluster, &selector()).await {
         Ok(p) => p,
@@ -80,7 +94,7 @@ pub async fn sample(cluster: &Cluster, at: f64, timeout: Duration) -> Sample {
         .filter(|p| is_ready(p))
         .filter_map(|p| Some((role_of(p)?, p)))
         .map(|(role, pod)| async move {
-            let values = scrape(cluster, pod, timeout).await;
+            let values = scrape(cluster, pod, timeout, parse).await;
             PodSample {
                 role,
                 pod: pod.name_any(),
@@ -96,7 +110,12 @@ fn role_of(pod: &Pod) -> Option<Component> {
     roles().find(|r| r.name() == label)
 }
 
-async fn scrape(cluster: &Cluster, pod: &Pod, timeout: Duration) -> Result<impact::Values, String> {
+async fn scrape<V>(
+    cluster: &Cluster,
+    pod: &Pod,
+    timeout: Duration,
+    parse: &(impl Fn(&str, Duration) -> V + Sync),
+) -> Result<V, String> {
     let url = format!(
         "/api/v1/namespaces/{}/pods/{}:{}/proxy/metrics",
         cluster.namespace,
@@ -106,10 +125,78 @@ async fn scrape(cluster: &Cluster, pod: &Pod, timeout: Duration) -> Result<impac
     let request = Request::get(&url)
         .body(Vec::new())
         .map_err(|e| e.to_string())?;
+    let sent = std::time::Instant::now();
     match tokio::time::timeout(timeout, cluster.client.request_text(request)).await {
-        Ok(Ok(text)) => Ok(impact::parse(&text)),
+        Ok(Ok(text)) => Ok(parse(&text, sent.elapsed())),
         Ok(Err(kube::Error::Api(s))) => Err(format!("{} {}", s.code, s.message)),
         Ok(Err(e)) => Err(e.to_string()),
         Err(_) => Err(format!("no answer within {timeout:?}")),
     }
+}
+
+/// The API group of the resource metrics API (served by metrics-server).
+const METRICS_API_GROUP: &str = "metrics.k8s.io";
+
+/// Whether the cluster serves the resource metrics API; the error says why the group list
+/// could not be read.
+pub async fn usage_served(cluster: &Cluster) -> Result<bool, String> {
+    match cluster.client.list_api_groups().await {
+        Ok(groups) => Ok(groups.groups.iter().any(|g| g.name == METRICS_API_GROUP)),
+        Err(e) => Err(super::errors::explain(cluster, "discover", "API groups", e).to_string()),
+    }
+}
+
+/// Usage of every Kapture pod in the namespace, in one request bounded by `timeout`; the
+/// error is the API server's answer (a metrics-server that is down answers 503).
+pub async fn pod_usage(cluster: &Cluster, timeout: Duration) -> Result<Vec<PodUsage>, String> {
+    #[derive(serde::Deserialize)]
+    struct List {
+        items: Vec<Item>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Item {
+        metadata: kube::core::ObjectMeta,
+        #[serde(default)]
+        containers: Vec<Container>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Container {
+        #[serde(default)]
+        usage: std::collections::BTreeMap<String, String>,
+    }
+    let url = format!(
+        "/apis/{METRICS_API_GROUP}/v1beta1/namespaces/{}/pods?labelSelector={}",
+        cluster.namespace,
+        SELECTOR.replace('/', "%2F").replace('=', "%3D")
+    );
+    let request = Request::get(&url)
+        .body(Vec::new())
+        .map_err(|e| e.to_string())?;
+    let list: List = match tokio::time::timeout(timeout, cluster.client.request(request)).await {
+        Ok(Ok(list)) => list,
+        Ok(Err(kube::Error::Api(s))) => return Err(format!("{} {}", s.code, s.message)),
+        Ok(Err(e)) => return Err(e.to_string()),
+        Err(_) => return Err(format!("no answer within {timeout:?}")),
+    };
+    Ok(list
+        .items
+        .into_iter()
+        .map(|item| {
+            let usage = |resource: &str| -> Vec<String> {
+                item.containers
+                    .iter()
+                    .filter_map(|c| c.usage.get(resource).cloned())
+                    .collect()
+            };
+            PodUsage::new(
+                item.metadata.name.clone().unwrap_or_default(),
+                item.metadata
+                    .labels
+                    .as_ref()
+                    .and_then(|l| l.get(LABEL_COMPONENT).cloned()),
+                &usage("cpu"),
+                &usage("memory"),
+            )
+        })
+        .collect())
 }

@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, Context, Result};
 use futures::TryStreamExt;
 use mongodb::bson::{doc, Bson, DateTime, Document};
-use mongodb::options::{ClientOptions, Credential, ReadConcern};
+use mongodb::options::{ClientOptions, Credential, ReadConcern, ServerMonitoringMode};
 use mongodb::{Client, Collection, Database};
 use rdkafka::message::Message;
 
@@ -320,6 +320,12 @@ impl Mongo {
         );
         opts.credential = credential(args);
         opts.app_name = Some("kapture-worker".into());
+        // The server is checked every heartbeat (10 s) instead of through the streaming
+        // protocol's awaitable `hello`: a server that advertises `topologyVersion` but answers
+        // at once (noida-db does; so may other MongoDB look-alikes) turns the stream into a
+        // busy loop of `hello`s that took most of a core from the sink and the server. A sink
+        // learns of a failover from its writes' errors anyway.
+        opts.server_monitoring_mode = Some(ServerMonitoringMode::Poll);
         // One batch at a time: a small pool keeps the sink's memory small.
         opts.max_pool_size = Some(4);
         let client = Client::with_options(opts).with_context(what)?;

@@ -4,13 +4,15 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use rdkafka::client::ClientContext;
-use rdkafka::error::KafkaError;
-use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
+use rdkafka::error::{KafkaError, KafkaResult};
+use rdkafka::message::{BorrowedMessage, Message};
+use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::util::Timeout;
 use serde::Serialize;
@@ -37,8 +39,9 @@ pub struct Limits {
 }
 
 impl Limits {
-    pub fn reached(&self, sent: u64, elapsed: Duration) -> bool {
-        self.count.is_some_and(|c| sent >= c) || self.duration.is_some_and(|d| elapsed >= d)
+    /// `elapsed` is only asked for when there is a duration (a clock read per message saved).
+    pub fn reached(&self, sent: u64, elapsed: impl FnOnce() -> Duration) -> bool {
+        self.count.is_some_and(|c| sent >= c) || self.duration.is_some_and(|d| elapsed() >= d)
     }
 }
 
@@ -353,7 +356,7 @@ async fn run_http(
     let mut recording = true;
     while recording
         && !shutdown.is_triggered()
-        && !limits.reached(tally.sent, pacer.start.elapsed())
+        && !limits.reached(tally.sent, || pacer.start.elapsed())
     {
         pacer.wait().await;
         let permit = permits
@@ -398,54 +401,78 @@ async fn run_http(
     Ok(tally.summary("http", pacer.start.elapsed()))
 }
 
-/// A message in flight (direct mode): its id, when it was handed to librdkafka.
-struct Pending {
-    /// Only kept when acknowledged ids are recorded (saves an allocation per message).
-    id: Option<String>,
-    started: Instant,
-}
+/// How long the direct mode's delivery-report thread waits in one `poll`: also how long the
+/// end of a run may wait for that thread to notice it should stop.
+const DELIVERY_POLL: Duration = Duration::from_millis(10);
 
-/// Delivery reports of the direct mode, handled on librdkafka's polling thread: no future
-/// or channel per message, which keeps the producer close to kcat's speed.
+/// Delivery reports of the direct mode, handled on a thread of their own (no future or
+/// channel per message, no opaque: librdkafka times each message itself).
 struct DirectContext {
     metrics: Arc<Metrics>,
     acks: AckSender,
     /// Set once the ack writer has failed: the load stops (the writer's task has the error).
-    acks_failed: std::sync::atomic::AtomicBool,
+    acks_failed: AtomicBool,
     tally: std::sync::Mutex<Tally>,
 }
 
 impl ClientContext for DirectContext {}
 
 impl ProducerContext for DirectContext {
-    type DeliveryOpaque = Box<Pending>;
+    type DeliveryOpaque = ();
 
-    fn delivery(&self, result: &DeliveryResult<'_>, pending: Box<Pending>) {
-        let latency = pending.started.elapsed();
+    fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
         let mut tally = self.tally.lock().unwrap_or_else(|p| p.into_inner());
         match result {
-            Ok(_) => {
+            Ok(message) => {
+                let latency = delivery_latency(message);
                 tally.acked += 1;
                 tally.samples.record(latency);
                 drop(tally);
                 self.metrics.produced.inc();
                 self.metrics.latency.observe(latency.as_secs_f64());
-                if let (Some(tx), Some(id)) = (&self.acks, pending.id) {
-                    // Not a runtime thread, so blocking is allowed; it paces the producer
-                    // to the ack writer. An error means the writer failed, which it reports.
+                if let (Some(tx), Some(key)) = (&self.acks, message.key()) {
+                    // The key is the transaction id. Not a runtime thread, so blocking is
+                    // allowed; it paces the producer to the ack writer. An error means the
+                    // writer failed, which it reports.
+                    let id = String::from_utf8_lossy(key).into_owned();
                     if tx.blocking_send(id).is_err() {
-                        self.acks_failed
-                            .store(true, std::sync::atomic::Ordering::Relaxed);
+                        self.acks_failed.store(true, Ordering::Relaxed);
                     }
                 }
             }
-            Err((e, _)) => {
+            Err((e, message)) => {
                 tally.fail(&self.metrics, "delivery".into());
                 drop(tally);
-                tracing::debug!(id = pending.id.as_deref().unwrap_or("-"), error = %e, "delivery failed");
+                let id = message.key().map(String::from_utf8_lossy);
+                tracing::debug!(id = id.as_deref().unwrap_or("-"), error = %e, "delivery failed");
             }
         }
     }
+}
+
+/// From the message's hand-over to librdkafka to its delivery report, as librdkafka measured it.
+fn delivery_latency(message: &BorrowedMessage<'_>) -> Duration {
+    // SAFETY: the pointer is the live message this delivery report is about; librdkafka
+    // only reads the enqueue time it stored in it.
+    let micros = unsafe { rdkafka::bindings::rd_kafka_message_latency(message.ptr()) };
+    Duration::from_micros(u64::try_from(micros).unwrap_or(0))
+}
+
+/// Serves the producer's delivery reports until `stop` is set. Not rdkafka's
+/// `ThreadedProducer`: its thread polls in 100 ms steps, which a run then waits out at its
+/// end (a fifth of a 200,000-message run at full speed).
+fn serve_deliveries(
+    producer: Arc<BaseProducer<DirectContext>>,
+    stop: Arc<AtomicBool>,
+) -> std::thread::JoinHandle<()> {
+    std::thread::Builder::new()
+        .name("delivery reports".into())
+        .spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                producer.poll(DELIVERY_POLL);
+            }
+        })
+        .expect("spawning the delivery-report thread")
 }
 
 async fn run_direct(
@@ -463,37 +490,81 @@ async fn run_direct(
         acks_failed: Default::default(),
         tally: Default::default(),
     };
-    let producer: ThreadedProducer<DirectContext> =
+    let producer: Arc<BaseProducer<DirectContext>> = Arc::new(
         kafka_config::producer_config(&args.kafka.kafka_bootstrap)
             .create_with_context(context)
             .with_context(|| {
                 format!("creating Kafka producer for {}", args.kafka.kafka_bootstrap)
-            })?;
-    let exists = {
-        let (client, topic) = (producer.client(), topic.clone());
-        tokio::task::block_in_place(|| {
-            kafka_config::topic_exists(client, &topic, Duration::from_secs(10))
-        })?
-    };
-    anyhow::ensure!(
-        exists,
-        "topic {topic} does not exist at {}: it is created by the topic Job (`kapture-worker create-topics`)",
-        args.kafka.kafka_bootstrap
+            })?,
     );
+    let stop = Arc::new(AtomicBool::new(false));
+    let poller = serve_deliveries(producer.clone(), stop.clone());
+    let produced = produce(args, limits, &producer, &topic, shutdown).await;
+    // Every delivery report arrives before flush returns (or it fails).
+    let flushed = tokio::task::block_in_place(|| flush(&producer, Duration::from_secs(30)));
+    stop.store(true, Ordering::Relaxed);
+    poller.join().ok();
+    let (sent, started) = produced?;
+    flushed.context("flushing the producer")?;
+    let elapsed = started.elapsed();
+    let mut tally = std::mem::take(
+        &mut *producer
+            .context()
+            .tally
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()),
+    );
+    // The context drops its ack sender with the producer, which lets the ack writer finish.
+    drop(producer);
+    tally.sent = sent;
+    Ok(tally.summary("direct", elapsed))
+}
+
+/// Waits until every message handed to librdkafka is delivered or failed, looking every
+/// millisecond while the delivery thread serves the reports. rdkafka's own `flush` looks again
+/// only every 100 ms (its `poll` always waits out its timeout), which a run pays at its end.
+fn flush(producer: &BaseProducer<DirectContext>, within: Duration) -> KafkaResult<()> {
+    let deadline = Instant::now() + within;
+    loop {
+        match producer.flush(Timeout::After(Duration::ZERO)) {
+            Err(KafkaError::Flush(RDKafkaErrorCode::OperationTimedOut))
+                if Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            done => return done,
+        }
+    }
+}
+
+/// Hands transactions to librdkafka until a limit, a shutdown or a failed ack writer; returns
+/// how many were handed over, and when the first one could be.
+async fn produce(
+    args: &LoadgenArgs,
+    limits: Limits,
+    producer: &BaseProducer<DirectContext>,
+    topic: &str,
+    shutdown: Shutdown,
+) -> Result<(u64, Instant)> {
+    tokio::task::block_in_place(|| {
+        let client = producer.client();
+        let timeout = Duration::from_secs(10);
+        anyhow::ensure!(
+            kafka_config::topic_exists(client, topic, timeout)?,
+            "topic {topic} does not exist at {}: it is created by the topic Job (`kapture-worker create-topics`)",
+            args.kafka.kafka_bootstrap
+        );
+        kafka_config::hasten_producer_id(client, topic, timeout)
+    })?;
     let mut generator = generator(args)?;
+    let mut payload = Vec::with_capacity(2048);
     let mut pacer = Pacer::new(args.rate);
+    let context = producer.context();
     let mut sent = 0u64;
     tracing::info!(%topic, rate = args.rate, "loadgen (direct) starting");
-
-    let record_ids = producer.context().acks.is_some();
-    let mut payload = Vec::with_capacity(2048);
-    let acks_failed = || {
-        producer
-            .context()
-            .acks_failed
-            .load(std::sync::atomic::Ordering::Relaxed)
-    };
-    while !shutdown.is_triggered() && !acks_failed() && !limits.reached(sent, pacer.start.elapsed())
+    while !shutdown.is_triggered()
+        && !context.acks_failed.load(Ordering::Relaxed)
+        && !limits.reached(sent, || pacer.start.elapsed())
     {
         pacer.wait().await;
         generator.next_json(&mut payload);
@@ -506,29 +577,17 @@ async fn run_direct(
                 owned_key.as_bytes()
             }
         };
-        let id = record_ids.then(|| String::from_utf8_lossy(key).into_owned());
-        let mut pending = Box::new(Pending {
-            id,
-            started: Instant::now(),
-        });
         loop {
-            let record = BaseRecord::with_opaque_to(&topic, pending)
-                .key(key)
-                .payload(&payload[..]);
+            let record = BaseRecord::to(topic).key(key).payload(&payload[..]);
             match producer.send(record) {
                 Ok(()) => break,
-                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), record)) => {
-                    // librdkafka's queue is full: give its thread time to deliver.
-                    pending = record.delivery_opaque;
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
+                    // librdkafka's queue is full: give its threads time to deliver.
                     tokio::time::sleep(Duration::from_millis(1)).await;
                 }
                 Err((e, _)) => {
-                    let mut tally = producer
-                        .context()
-                        .tally
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner());
-                    tally.fail(metrics, "enqueue".into());
+                    let mut tally = context.tally.lock().unwrap_or_else(|p| p.into_inner());
+                    tally.fail(&context.metrics, "enqueue".into());
                     tracing::warn!(id = %String::from_utf8_lossy(key), error = %e, "could not enqueue");
                     break;
                 }
@@ -536,22 +595,7 @@ async fn run_direct(
         }
         sent += 1;
     }
-    // Every delivery report arrives before flush returns; the context then drops its ack
-    // sender with the producer, which lets the ack writer finish.
-    let flushed =
-        tokio::task::block_in_place(|| producer.flush(Timeout::After(Duration::from_secs(30))));
-    flushed.context("flushing the producer")?;
-    let elapsed = pacer.start.elapsed();
-    let mut tally = std::mem::take(
-        &mut *producer
-            .context()
-            .tally
-            .lock()
-            .unwrap_or_else(|p| p.into_inner()),
-    );
-    drop(producer);
-    tally.sent = sent;
-    Ok(tally.summary("direct", elapsed))
+    Ok((sent, pacer.start))
 }
 
 #[cfg(test)]
@@ -564,19 +608,19 @@ mod tests {
             count: None,
             duration: None,
         };
-        assert!(!none.reached(u64::MAX, Duration::from_secs(86_400)));
+        assert!(!none.reached(u64::MAX, || Duration::from_secs(86_400)));
         let count = Limits {
             count: Some(10),
             duration: None,
         };
-        assert!(!count.reached(9, Duration::ZERO));
-        assert!(count.reached(10, Duration::ZERO));
+        assert!(!count.reached(9, || Duration::ZERO));
+        assert!(count.reached(10, || Duration::ZERO));
         let both = Limits {
             count: Some(10),
             duration: Some(Duration::from_secs(1)),
         };
-        assert!(both.reached(1, Duration::from_secs(1)));
-        assert!(!both.reached(1, Duration::from_millis(999)));
+        assert!(both.reached(1, || Duration::from_secs(1)));
+        assert!(!both.reached(1, || Duration::from_millis(999)));
     }
 
     #[test]

@@ -55,3 +55,51 @@ pub mod env {
     /// librdkafka `debug` contexts for every Kafka client (troubleshooting only).
     pub const KAFKA_DEBUG: &str = "KAPTURE_KAFKA_DEBUG";
 }
+
+/// Where the sink finds Kapture's own MongoDB (35-mongo's Service).
+pub const OWN_MONGO_URL: &str = "mongodb://kapture-mongo:27017";
+
+/// Checks a MongoDB URL given to the plugin or the worker: `mongodb://` with at least one host
+/// and no credentials, which belong to a Secret (`credentials_go_to` says where), not to a value
+/// that is logged, rendered into manifests and shown in process lists.
+pub fn check_mongo_url(url: &str, credentials_go_to: &str) -> Result<(), String> {
+    let Some(rest) = url.strip_prefix("mongodb://") else {
+        return Err(if url.starts_with("mongodb+srv://") {
+            "mongodb+srv:// needs DNS SRV lookups, which the worker leaves out: give the hosts as mongodb://host:port[,host:port]".into()
+        } else {
+            "must start with mongodb://".into()
+        });
+    };
+    let hosts = rest.split(['/', '?']).next().unwrap_or_default();
+    if hosts.contains('@') {
+        return Err(format!("must not carry credentials: {credentials_go_to}"));
+    }
+    if hosts.is_empty() {
+        return Err("names no host".into());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mongo_urls_carry_no_credentials() {
+        let check = |url| check_mongo_url(url, "use the Secret");
+        assert!(check(OWN_MONGO_URL).is_ok());
+        assert!(check("mongodb://a:1,b:2/?replicaSet=rs0").is_ok());
+        // An @ after the host list (in an option value) is not a credential.
+        assert!(check("mongodb://h:1/?appName=a@b").is_ok());
+        for (bad, why) in [
+            ("mongodb://user:pw@h:27017", "credentials: use the Secret"),
+            ("mongodb://user@h:27017/db", "credentials"),
+            ("mongodb+srv://cluster.example", "SRV"),
+            ("http://h:27017", "mongodb://"),
+            ("mongodb:///db", "no host"),
+        ] {
+            let err = check(bad).unwrap_err();
+            assert!(err.contains(why), "{bad}: {err}");
+        }
+    }
+}

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::component::Component;
+use crate::contract::OWN_MONGO_URL;
 use crate::images::{ImageName, ImageRef, Images, Overrides};
 use crate::kafka::bootstrap::Bootstrap;
 use crate::password::Passwords;
@@ -171,6 +172,11 @@ pub struct RenderParams {
     pub images: Overrides,
     /// A Kafka Kapture uses but does not deploy (`--kafka-bootstrap`).
     pub kafka_bootstrap: Option<Bootstrap>,
+    /// A MongoDB the Mongo sink writes to instead of Kapture's own (`--mongo-url`).
+    pub mongo_url: Option<String>,
+    /// The Secret (keys `username`, `password`) with the credentials for `mongo_url`
+    /// (`--mongo-secret`); none: the sink connects without credentials.
+    pub mongo_secret: Option<String>,
     pub pull_policy: PullPolicy,
     pub resources: ResourcePreset,
     pub load_generators: u16,
@@ -200,6 +206,8 @@ impl Default for RenderParams {
             worker_image: DEFAULT_WORKER_IMAGE.to_string(),
             images: Overrides::default(),
             kafka_bootstrap: None,
+            mongo_url: None,
+            mongo_secret: None,
             pull_policy: PullPolicy::IfNotPresent,
             resources: ResourcePreset::Small,
             load_generators: 1,
@@ -262,6 +270,18 @@ pub fn validate(params: &RenderParams) -> Result<(), String> {
             "--kafka-bootstrap replaces Kapture's Kafka: leave kafka out of --components"
                 .to_string(),
         );
+    }
+    if params.mongo_url.is_some() {
+        if params.components.contains(&Component::Mongo) {
+            return Err(
+                "--mongo-url replaces Kapture's MongoDB: leave mongo out of --components".into(),
+            );
+        }
+        if !params.components.contains(&Component::SinkMongo) {
+            return Err("--mongo-url is where sink-mongo writes: add it, e.g. --components default,sink-mongo".into());
+        }
+    } else if params.mongo_secret.is_some() {
+        return Err("--mongo-secret holds the credentials for --mongo-url; Kapture's own MongoDB has Secret kapture-mongo".into());
     }
     if own_brokers && params.replication_factor > params.brokers {
         return Err(format!(
@@ -357,6 +377,10 @@ fn template_context(params: &RenderParams) -> Value {
     ctx["kafka"] = serde_json::to_value(KafkaSettings::derive(params)).expect("settings serialise");
     ctx["res"] = resources_context(params.resources);
     ctx["images"] = serde_json::to_value(images(params)).expect("images serialise");
+    ctx["mongo"] = match &params.mongo_url {
+        Some(url) => json!({"url": url, "secret": params.mongo_secret}),
+        None => json!({"url": OWN_MONGO_URL, "secret": "kapture-mongo"}),
+    };
     ctx
 }
 
@@ -2132,6 +2156,72 @@ mod tests {
             ..base()
         };
         assert!(validate(&own).unwrap_err().contains("leave kafka out"));
+    }
+
+    #[test]
+    fn an_external_mongo_is_what_the_sink_writes_to_with_the_named_secret_or_none() {
+        let sink_env = |params: &RenderParams| {
+            let ms = render(params).expect("renders");
+            let sink = ms
+                .iter()
+                .find(|m| m.component == Component::SinkMongo)
+                .expect("the sink");
+            let value = json(sink);
+            let env = containers(&value)[0]["env"].clone();
+            env.as_array().unwrap().clone()
+        };
+        let find =
+            |env: &[Value], name: &str| env.iter().find(|e| e["name"] == json!(name)).cloned();
+        let external = RenderParams {
+            components: vec![Component::SinkMongo],
+            mongo_url: Some("mongodb://mongo.data.svc:27017/?replicaSet=rs0".into()),
+            ..base()
+        };
+        let env = sink_env(&external);
+        assert_eq!(
+            find(&env, env::MONGO_URL).unwrap()["value"],
+            json!("mongodb://mongo.data.svc:27017/?replicaSet=rs0")
+        );
+        assert!(find(&env, env::MONGO_USER).is_none(), "{env:?}");
+        assert!(find(&env, env::MONGO_PASSWORD).is_none(), "{env:?}");
+
+        let with_secret = RenderParams {
+            mongo_secret: Some("their-mongo".into()),
+            ..external.clone()
+        };
+        let env = sink_env(&with_secret);
+        for var in [env::MONGO_USER, env::MONGO_PASSWORD] {
+            let from = &find(&env, var).unwrap()["valueFrom"]["secretKeyRef"]["name"];
+            assert_eq!(from, &json!("their-mongo"), "{var}");
+        }
+
+        let own = RenderParams {
+            components: vec![Component::Mongo, Component::SinkMongo],
+            ..base()
+        };
+        let env = sink_env(&own);
+        assert_eq!(
+            find(&env, env::MONGO_URL).unwrap()["value"],
+            json!(OWN_MONGO_URL)
+        );
+
+        let both = RenderParams {
+            components: vec![Component::Mongo, Component::SinkMongo],
+            ..external.clone()
+        };
+        assert!(validate(&both).unwrap_err().contains("leave mongo out"));
+        let no_sink = RenderParams {
+            components: Component::default_set(),
+            ..external.clone()
+        };
+        assert!(validate(&no_sink)
+            .unwrap_err()
+            .contains("default,sink-mongo"));
+        let secret_alone = RenderParams {
+            mongo_secret: Some("their-mongo".into()),
+            ..own
+        };
+        assert!(validate(&secret_alone).unwrap_err().contains("--mongo-url"));
     }
 
     #[test]

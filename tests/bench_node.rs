@@ -76,7 +76,7 @@ fn with_figure(steps: &[Value], pointer: &str) -> usize {
 async fn a_short_bench_reports_and_leaves_the_load_generator_as_it_was() {
     let client = node::client().await;
     let kafka = node::namespace(&client, "bench-kafka").await;
-    let bootstrap = node::deploy_noida(&client, &kafka).await;
+    let bootstrap = node::deploy_noida(&client, &kafka, node::Noida::Kafka).await;
     let ns = TestNamespace::reserved(&node::kubeconfig_path(), "bench");
     let kubeconfig = node::kubeconfig_path();
     let kapture = |args: Vec<String>, within: u64| {

@@ -119,7 +119,7 @@ async fn a_missing_image_fails_at_once_without_leaving_the_machine() {
 #[tokio::test]
 async fn cluster_dns_answers_cluster_names_and_nothing_else() {
     let (client, ns) = namespace("node-dns").await;
-    let bootstrap = node::deploy_noida(&client, &ns).await;
+    let bootstrap = node::deploy_noida(&client, &ns, node::Noida::Kafka).await;
     let host = bootstrap.split(':').next().unwrap().to_string();
     let pods = Api::<Pod>::namespaced(client.clone(), &ns);
     let lookup = |name: String| {

@@ -25,7 +25,8 @@ const DEPLOY_TIMEOUT: &str = "4m";
 struct Flow {
     client: Client,
     ns: TestNamespace,
-    _kafka: TestNamespace,
+    /// Where the stand-ins for the stores Kapture does not deploy run (noida-db).
+    stores_ns: TestNamespace,
     bootstrap: String,
 }
 
@@ -33,13 +34,13 @@ impl Flow {
     async fn new(prefix: &str) -> Flow {
         let client = node::client().await;
         let kafka = node::namespace(&client, &format!("{prefix}-kafka")).await;
-        let bootstrap = node::deploy_noida(&client, &kafka).await;
+        let bootstrap = node::deploy_noida(&client, &kafka, node::Noida::Kafka).await;
         // Kapture creates it, so `delete --namespace-too` may delete it.
         let ns = TestNamespace::reserved(&node::kubeconfig_path(), prefix);
         Flow {
             client,
             ns,
-            _kafka: kafka,
+            stores_ns: kafka,
             bootstrap,
         }
     }
@@ -72,6 +73,16 @@ impl Flow {
         let out = self.kapture(&args, Duration::from_secs(300)).await;
         assert_success(&out, "deploy");
         out
+    }
+
+    /// `chaos ARGS --yes -o json`, which must succeed within 5 minutes; its report.
+    async fn chaos(&self, args: &[&str]) -> Value {
+        let mut all = vec!["chaos"];
+        all.extend_from_slice(args);
+        all.extend(["--yes", "-o", "json"]);
+        let out = self.kapture(&all, Duration::from_secs(300)).await;
+        assert_success(&out, "chaos");
+        json_of(&out)
     }
 
     async fn status(&self) -> Value {
@@ -247,27 +258,18 @@ async fn killing_every_stateless_role_under_load_loses_nothing() {
     let flow = Flow::new("chaos").await;
     flow.deploy(&["--rate", "200"]).await;
     flow.wait_for_rows(200).await;
-    let out = flow
-        .kapture(
-            &[
-                "chaos",
-                "--kill",
-                "router,sink-postgres,sink-redis,order-service",
-                "--impact",
-                "on",
-                "--baseline",
-                "10s",
-                "--settle",
-                "20s",
-                "--yes",
-                "-o",
-                "json",
-            ],
-            Duration::from_secs(300),
-        )
+    let report = flow
+        .chaos(&[
+            "--kill",
+            "router,sink-postgres,sink-redis,order-service",
+            "--impact",
+            "on",
+            "--baseline",
+            "10s",
+            "--settle",
+            "20s",
+        ])
         .await;
-    assert_success(&out, "chaos");
-    let report = json_of(&out);
     let actions = report["actions"].as_array().unwrap();
     assert_eq!(actions.len(), 4, "{report:#}");
     for action in actions {
@@ -287,6 +289,59 @@ async fn killing_every_stateless_role_under_load_loses_nothing() {
     let (out, verdict) = flow.verify().await;
     assert_success(&out, "verify");
     assert_intact(&verdict);
+}
+
+/// `--mongo-url`: the Mongo sink writes to a MongoDB Kapture does not deploy (noida-db's MongoDB
+/// protocol in a pod of its own, no credentials), keeps every transaction once through two
+/// kills of the sink, and `verify` reads that MongoDB through the sink's settings.
+#[tokio::test]
+async fn an_external_mongo_gets_every_transaction_once_through_kills_of_its_sink() {
+    let flow = Flow::new("mongo").await;
+    let mongo = node::deploy_noida(&flow.client, &flow.stores_ns, node::Noida::Mongo).await;
+    flow.deploy(&[
+        "--rate",
+        "150",
+        "--components",
+        "default,sink-mongo",
+        "--mongo-url",
+        &mongo,
+    ])
+    .await;
+    let status = flow.status().await;
+    let components: Vec<&str> = status["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["component"].as_str())
+        .collect();
+    assert!(components.contains(&"sink-mongo"), "{status:#}");
+    assert!(!components.contains(&"mongo"), "{status:#}");
+    flow.wait_for_rows(300).await;
+    let report = flow
+        .chaos(&[
+            "--kill",
+            "sink-mongo",
+            "--rounds",
+            "2",
+            "--interval",
+            "15s",
+            "--impact",
+            "off",
+        ])
+        .await;
+    let actions = report["actions"].as_array().unwrap();
+    assert_eq!(actions.len(), 2, "{report:#}");
+    let (out, verdict) = flow.verify().await;
+    assert_success(&out, "verify");
+    assert_intact(&verdict);
+    let acked = verdict["acked"].as_u64().unwrap();
+    assert!(
+        verdict["mongo_documents"].as_u64().unwrap() >= acked,
+        "{verdict:#}"
+    );
+    assert_eq!(verdict["mongo_lost"], 0, "{verdict:#}");
+    assert_eq!(verdict["mongo_duplicates"], 0, "{verdict:#}");
+    assert_eq!(verdict["mongo_states_match"], true, "{verdict:#}");
 }
 
 /// hostPath PersistentVolumes of `class` for a deploy's two claims (Redis, Postgres).

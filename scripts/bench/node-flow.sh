@@ -18,40 +18,12 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 ROUNDS="${BENCH_ROUNDS:-5}"
 WINDOW="${BENCH_WINDOW:-30}"
-
-die() { echo "bench: $*" >&2; exit 1; }
-for v in KAPTURE_TEST_NODE_KUBECONFIG KAPTURE_TEST_IMAGE_NOIDA KAPTURE_TEST_IMAGE_WORKER \
-  KAPTURE_TEST_IMAGE_REDIS KAPTURE_TEST_IMAGE_POSTGRES; do
-  [[ -n "${!v:-}" ]] || die "$v is not set (source the test bench env file)"
-done
-command -v jq >/dev/null || die "jq is missing (apt-get install jq)"
-
-TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
-if [[ "${1:-}" != "--no-build" ]]; then
-  (cd "$ROOT" && cargo build --release -p kubectl-kapture >&2)
-fi
-PLUGIN="$TARGET/release/kubectl-kapture"
-KUBECONFIG_NODE="$KAPTURE_TEST_NODE_KUBECONFIG"
-KAFKA_NS="bench-kafka-$$"
-NS="bench-flow-$$"
-k() { kubectl --kubeconfig "$KUBECONFIG_NODE" "$@"; }
-kapture() { timeout 900 "$PLUGIN" --kubeconfig "$KUBECONFIG_NODE" -n "$NS" "$@"; }
-cleanup() {
-  kapture delete --yes --namespace-too >/dev/null 2>&1 || true
-  k delete namespace "$KAFKA_NS" --wait=false >/dev/null 2>&1 || true
-}
-trap cleanup EXIT
-
-k create namespace "$KAFKA_NS" >/dev/null
-sed "s#@IMAGE@#$KAPTURE_TEST_IMAGE_NOIDA#" "$ROOT/scripts/testbench/noida.yaml" | k -n "$KAFKA_NS" apply -f - >/dev/null
-k -n "$KAFKA_NS" rollout status statefulset/noida --timeout 120s >/dev/null
-
-deploy() { # RATE GENERATORS
-  kapture deploy --kafka-bootstrap "noida.$KAFKA_NS.svc.cluster.local:9092" \
-    --replication-factor 1 --partitions 3 --rate "$1" --load-generators "$2" \
-    --set-image "worker=$KAPTURE_TEST_IMAGE_WORKER" --set-image "redis=$KAPTURE_TEST_IMAGE_REDIS" \
-    --set-image "postgres=$KAPTURE_TEST_IMAGE_POSTGRES" --wait --timeout 5m -o json >/dev/null 2>&1
-}
+command -v jq >/dev/null || { echo "bench: jq is missing (apt-get install jq)" >&2; exit 1; }
+BUILD=1
+[[ "${1:-}" == "--no-build" ]] && BUILD=0
+NS_PREFIX=bench-flow KAPTURE_TIMEOUT=900
+# shellcheck source=scripts/bench/node-common.sh
+. "$ROOT/scripts/bench/node-common.sh"
 
 start=$(date +%s.%N)
 deploy 500 1

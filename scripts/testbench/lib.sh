@@ -40,6 +40,20 @@ tb_noida_bin() {
     'import noida_db, os; print(os.path.join(os.path.dirname(noida_db.__file__), "noida-db"))'
 }
 
+# tb_noida_manifest kafka|mongodb IMAGE: noida-db serving that protocol in a pod of the node
+# (scripts/testbench/noida.yaml): StatefulSet and Service `noida` on 9092, or `noida-mongo` on
+# 27017. tests/support/node.rs fills the same placeholders.
+tb_noida_manifest() {
+  local name port
+  case "$1" in
+    kafka) name=noida port=9092 ;;
+    mongodb) name=noida-mongo port=27017 ;;
+    *) tb_die "tb_noida_manifest: no protocol $1" ;;
+  esac
+  sed -e "s#@IMAGE@#$2#g" -e "s#@NAME@#$name#g" -e "s#@SERVICE@#$1#g" -e "s#@PORT@#$port#g" \
+    "$TB_REPO/scripts/testbench/noida.yaml"
+}
+
 # tb_dir [DIR]: absolute bench directory (default: .testbench in the repo root), created.
 tb_dir() {
   local d="${1:-$TB_REPO/.testbench}"

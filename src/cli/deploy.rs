@@ -36,6 +36,15 @@ pub struct DeployArgs {
     /// through port-forwards.
     #[arg(long, value_name = "HOST:PORT", value_parser = clap::value_parser!(Bootstrap))]
     kafka_bootstrap: Option<Bootstrap>,
+    /// Use an existing MongoDB (mongodb://HOST:PORT[,HOST:PORT][/?OPTIONS], no credentials in
+    /// it) for sink-mongo instead of deploying one: Kapture's mongo is not applied, and
+    /// --components must name sink-mongo (`default,sink-mongo`). `verify` reads it too.
+    #[arg(long, value_name = "URL", value_parser = parse_mongo_url)]
+    mongo_url: Option<String>,
+    /// The Secret in the namespace with `username` and `password` for --mongo-url (SCRAM,
+    /// authSource admin). Without it the sink connects without credentials.
+    #[arg(long, value_name = "NAME", requires = "mongo_url", value_parser = parse_secret_name)]
+    mongo_secret: Option<String>,
     /// Kafka broker replicas.
     #[arg(long, default_value_t = RenderParams::default().brokers,
           value_parser = clap::value_parser!(u16).range(1..=64))]
@@ -174,6 +183,8 @@ impl DeployArgs {
                 set,
             },
             kafka_bootstrap: self.kafka_bootstrap.clone(),
+            mongo_url: self.mongo_url.clone(),
+            mongo_secret: self.mongo_secret.clone(),
             pull_policy: self.image_pull_policy,
             resources: self.resources,
             load_generators: self.load_generators,
@@ -212,6 +223,29 @@ impl DeployArgs {
                 true => !c.is_kafka() && chosen(c),
             })
             .collect())
+    }
+}
+
+fn parse_mongo_url(s: &str) -> Result<String, String> {
+    crate::contract::check_mongo_url(s, "put them in a Secret and name it with --mongo-secret")?;
+    Ok(s.to_owned())
+}
+
+/// A Secret's name: a DNS subdomain (lower-case letters, digits, `-` and `.`, at most 253).
+fn parse_secret_name(s: &str) -> Result<String, String> {
+    let edge_ok = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    let valid = s.len() <= 253
+        && s.split('.').all(|part| {
+            edge_ok(part.chars().next())
+                && edge_ok(part.chars().last())
+                && part
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        });
+    if valid {
+        Ok(s.to_owned())
+    } else {
+        Err("not a Secret name: lower-case letters, digits, '-' and '.', at most 253".into())
     }
 }
 
@@ -293,6 +327,37 @@ mod tests {
         match Cli::try_parse_from(argv).unwrap().command {
             Command::Deploy(args) => args.render_params("ns").unwrap_err(),
             other => panic!("parsed {other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_external_mongo_is_checked_at_the_flags() {
+        let parse = |args: &[&str]| {
+            let argv = ["kubectl-kapture", "deploy"].iter().chain(args);
+            Cli::try_parse_from(argv).map_err(|e| e.to_string())
+        };
+        let ok = [
+            "--components",
+            "default,sink-mongo",
+            "--mongo-url",
+            "mongodb://mongo.data.svc:27017",
+            "--mongo-secret",
+            "their-mongo.v1",
+        ];
+        let p = params(&ok);
+        assert_eq!(
+            p.mongo_url.as_deref(),
+            Some("mongodb://mongo.data.svc:27017")
+        );
+        assert_eq!(p.mongo_secret.as_deref(), Some("their-mongo.v1"));
+        assert!(p.components.contains(&Component::SinkMongo));
+        let err = parse(&["--mongo-url", "mongodb://u:p@mongo:27017"]).unwrap_err();
+        assert!(err.contains("--mongo-secret"), "{err}");
+        let err = parse(&["--mongo-secret", "their-mongo"]).unwrap_err();
+        assert!(err.contains("--mongo-url"), "{err}");
+        for bad in ["Their", "-x", "x-", "a..b", "a_b", ""] {
+            let args = ["--mongo-url", "mongodb://m:1", "--mongo-secret", bad];
+            assert!(parse(&args).is_err(), "{bad:?}");
         }
     }
 

@@ -8,7 +8,8 @@
 //! * Deleting a pod takes its grace period plus a few seconds (the kubelet reports it gone).
 //! * A missing image fails at once with `ErrImagePull` (every registry is a closed local port).
 //! * Kafka is noida-db, a Kafka-protocol reimplementation, run in the test's namespace by
-//!   [`deploy_noida`]; Apache Kafka cannot be obtained on this machine.
+//!   [`deploy_noida`]; Apache Kafka cannot be obtained on this machine. A second noida-db,
+//!   speaking MongoDB's wire protocol, stands in for MongoDB the same way.
 use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::StatefulSet;
@@ -79,12 +80,35 @@ pub fn set_image_args() -> Vec<String> {
     .collect()
 }
 
-/// Runs noida-db (the Kafka protocol, single node) in `ns` as StatefulSet and Service `noida`
-/// (`scripts/testbench/noida.yaml`), waits until it accepts connections, and returns its
-/// in-cluster bootstrap address.
-pub async fn deploy_noida(client: &Client, ns: &str) -> String {
-    let text =
-        include_str!("../../scripts/testbench/noida.yaml").replace("@IMAGE@", &image("NOIDA"));
+/// Which of noida-db's protocols a [`deploy_noida`] pod serves.
+#[derive(Debug, Clone, Copy)]
+pub enum Noida {
+    /// The Kafka of `deploy --kafka-bootstrap`: StatefulSet and Service `noida`, port 9092.
+    Kafka,
+    /// The MongoDB of `deploy --mongo-url` (no authentication): `noida-mongo`, port 27017.
+    Mongo,
+}
+
+impl Noida {
+    /// (object name, noida-db service, port)
+    fn parts(self) -> (&'static str, &'static str, u16) {
+        match self {
+            Noida::Kafka => ("noida", "kafka", 9092),
+            Noida::Mongo => ("noida-mongo", "mongodb", 27017),
+        }
+    }
+}
+
+/// Runs noida-db serving `protocol` in `ns` (`scripts/testbench/noida.yaml`), waits until it
+/// accepts connections, and returns its in-cluster address: `HOST:PORT` for Kafka, a
+/// `mongodb://` URL for Mongo.
+pub async fn deploy_noida(client: &Client, ns: &str, protocol: Noida) -> String {
+    let (name, service_name, port) = protocol.parts();
+    let text = include_str!("../../scripts/testbench/noida.yaml")
+        .replace("@IMAGE@", &image("NOIDA"))
+        .replace("@NAME@", name)
+        .replace("@SERVICE@", service_name)
+        .replace("@PORT@", &port.to_string());
     let mut documents = serde_yaml::Deserializer::from_str(&text);
     let service: Service = serde::Deserialize::deserialize(documents.next().expect("a Service"))
         .expect("noida Service");
@@ -94,13 +118,17 @@ pub async fn deploy_noida(client: &Client, ns: &str) -> String {
     Api::<Service>::namespaced(client.clone(), ns)
         .create(&PostParams::default(), &service)
         .await
-        .unwrap_or_else(|e| panic!("creating service {ns}/noida: {e}"));
+        .unwrap_or_else(|e| panic!("creating service {ns}/{name}: {e}"));
     Api::<StatefulSet>::namespaced(client.clone(), ns)
         .create(&PostParams::default(), &statefulset)
         .await
-        .unwrap_or_else(|e| panic!("creating statefulset {ns}/noida: {e}"));
-    wait_pods_ready(client, ns, "app=noida", 1).await;
-    format!("noida.{ns}.svc.cluster.local:9092")
+        .unwrap_or_else(|e| panic!("creating statefulset {ns}/{name}: {e}"));
+    wait_pods_ready(client, ns, &format!("app={name}"), 1).await;
+    let address = format!("{name}.{ns}.svc.cluster.local:{port}");
+    match protocol {
+        Noida::Kafka => address,
+        Noida::Mongo => format!("mongodb://{address}"),
+    }
 }
 
 /// Waits until `count` pods matching `selector` in `ns` are Ready; the failure names each

@@ -6,6 +6,7 @@ pub mod commands;
 pub mod component;
 pub mod contract;
 pub mod diagnose;
+pub mod dns;
 pub mod error;
 pub mod foreign;
 pub mod images;

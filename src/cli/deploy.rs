@@ -231,18 +231,9 @@ fn parse_mongo_url(s: &str) -> Result<String, String> {
     Ok(s.to_owned())
 }
 
-/// A Secret's name: a DNS subdomain (lower-case letters, digits, `-` and `.`, at most 253).
+/// A Secret's name: a DNS subdomain.
 fn parse_secret_name(s: &str) -> Result<String, String> {
-    let edge_ok = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
-    let valid = s.len() <= 253
-        && s.split('.').all(|part| {
-            edge_ok(part.chars().next())
-                && edge_ok(part.chars().last())
-                && part
-                    .chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-        });
-    if valid {
+    if crate::dns::is_subdomain(s) {
         Ok(s.to_owned())
     } else {
         Err("not a Secret name: lower-case letters, digits, '-' and '.', at most 253".into())

@@ -102,14 +102,9 @@ impl Bootstrap {
     pub fn service(&self) -> Option<ServiceAddress> {
         let (host, port) = self.0.first()?;
         let labels: Vec<&str> = host.split('.').collect();
+        // Service and namespace names also start with a letter.
         let is_label = |l: &str| {
-            !l.is_empty()
-                && l.len() <= 63
-                && l.chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-                && !l.starts_with('-')
-                && !l.ends_with('-')
-                && l.chars().next().is_some_and(|c| c.is_ascii_lowercase())
+            crate::dns::is_label(l) && l.chars().next().is_some_and(|c| c.is_ascii_lowercase())
         };
         match labels.as_slice() {
             [name] if is_label(name) && *name != "localhost" => Some(ServiceAddress {

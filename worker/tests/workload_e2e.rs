@@ -362,22 +362,24 @@ impl Flow {
         })
     }
 
-    /// Runs `f` with the flow's database on the bench's MongoDB.
+    /// Runs `f` with the flow's database on the bench's MongoDB, connected as the sink connects.
     fn with_mongo_db<T>(&self, f: impl AsyncFnOnce(mongodb::Database) -> T) -> Option<T> {
         let url = self.mongo_url.as_deref()?;
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .unwrap();
+        let args = kapture_worker::cli::MongoArgs {
+            mongo_user: None,
+            mongo_password: None,
+            mongo_db: self.name.clone(),
+            mongo_timeout: Duration::from_secs(10),
+        };
         rt.block_on(async {
-            let mut opts = mongodb::options::ClientOptions::parse(url).await.ok()?;
-            opts.direct_connection = Some(true);
-            opts.server_selection_timeout = Some(Duration::from_secs(10));
-            // As the sink does: noida-db answers the streaming monitor's awaitable `hello` at
-            // once, which would make it a busy loop.
-            opts.server_monitoring_mode = Some(mongodb::options::ServerMonitoringMode::Poll);
-            let client = mongodb::Client::with_options(opts).ok()?;
-            Some(f(client.database(&self.name)).await)
+            let mongo = kapture_worker::sink_mongo::Mongo::connect(url, &args)
+                .await
+                .ok()?;
+            Some(f(mongo.db).await)
         })
     }
 

@@ -8,6 +8,8 @@
 #     --user U            e.g. 65532:65532
 #     --workdir DIR
 #     --env K=V           repeatable; replaces the base's value of K
+#     --stop-signal SIG   what stopping a container sends (containerd's CRI honours it), e.g.
+#                         SIGINT as the official postgres image sets; default SIGTERM
 #
 # Each LAYER_DIR becomes one uncompressed layer, first = bottom. Tar output is reproducible
 # (sorted names, numeric owners, no times but mtimes), so the same directory gives the same
@@ -17,13 +19,14 @@
 # kubelet's default pull policy is Always, and no pull can succeed on the bench.
 set -euo pipefail
 
-entrypoint=- cmd=- user=- workdir=- from="" envs=()
+entrypoint=- cmd=- user=- workdir=- stop_signal=- from="" envs=()
 while [[ $# -gt 0 && "$1" == --* ]]; do
   case "$1" in
     --entrypoint) entrypoint=$2 ;;
     --cmd) cmd=$2 ;;
     --user) user=$2 ;;
     --workdir) workdir=$2 ;;
+    --stop-signal) stop_signal=$2 ;;
     --env) envs+=("$2") ;;
     --from) from="$(realpath "$2")" ;;
     *) echo "oci-image.sh: unknown option $1" >&2; exit 2 ;;
@@ -31,7 +34,7 @@ while [[ $# -gt 0 && "$1" == --* ]]; do
   shift 2
 done
 if [[ $# -lt 2 || ( $# -lt 3 && -z "$from" ) ]]; then
-  sed -n '2,17p' "$0" >&2
+  sed -n '2,19p' "$0" >&2
   exit 2
 fi
 name=$1 out="$(realpath -m "$2")"
@@ -55,13 +58,13 @@ for dir in "$@"; do
   layers+=("$digest")
 done
 
-python3 - "$work" "$name" "$entrypoint" "$cmd" "$user" "$workdir" \
+python3 - "$work" "$name" "$entrypoint" "$cmd" "$user" "$workdir" "$stop_signal" \
   ${layers[@]+"${layers[@]}"} -- ${envs[@]+"${envs[@]}"} <<'PY'
 import hashlib, json, os, sys
 
 args = sys.argv[1:]
 split = args.index("--")
-work, name, entrypoint, cmd, user, workdir, *layers = args[:split]
+work, name, entrypoint, cmd, user, workdir, stop_signal, *layers = args[:split]
 envs = args[split + 1:]
 blobs = os.path.join(work, "blobs", "sha256")
 
@@ -93,16 +96,20 @@ if not any(e.startswith("PATH=") for e in env):
 def pick(given, key, default, parse=lambda v: v):
     return base.get(key, default) if given == "-" else parse(given)
 
+image_config = {
+    "Env": env,
+    "Entrypoint": pick(entrypoint, "Entrypoint", None, json.loads),
+    "Cmd": pick(cmd, "Cmd", None, json.loads),
+    "User": pick(user, "User", ""),
+    "WorkingDir": pick(workdir, "WorkingDir", "/") or "/",
+}
+signal = pick(stop_signal, "StopSignal", None)
+if signal:
+    image_config["StopSignal"] = signal
 config = {
     "architecture": "amd64",
     "os": "linux",
-    "config": {
-        "Env": env,
-        "Entrypoint": pick(entrypoint, "Entrypoint", None, json.loads),
-        "Cmd": pick(cmd, "Cmd", None, json.loads),
-        "User": pick(user, "User", ""),
-        "WorkingDir": pick(workdir, "WorkingDir", "/") or "/",
-    },
+    "config": image_config,
     "rootfs": {"type": "layers", "diff_ids": base_diffs + ["sha256:" + d for d in layers]},
     "history": [{"created_by": "scripts/testbench/oci-image.sh"} for _ in base_diffs + layers],
 }

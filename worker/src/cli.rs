@@ -138,7 +138,8 @@ pub struct MetricsArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct ConsumerArgs {
-    /// Consumer group id (the topic prefix is prepended).
+    /// Consumer group id (the topic prefix is prepended); default `kapture-<role>`, which
+    /// `verify --settle` also reads the progress of.
     #[arg(long, env = env::GROUP_ID)]
     pub group_id: Option<String>,
     /// Static group membership id (e.g. the pod name): a restarted consumer with the same id

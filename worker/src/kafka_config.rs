@@ -2,6 +2,7 @@
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use kapture::component::Component;
 use prometheus_client::metrics::gauge::Gauge;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::{ClientContext, DefaultClientContext};
@@ -149,17 +150,18 @@ pub fn consumer(
         .with_context(|| format!("creating Kafka consumer (group {group}) for {bootstrap}"))
 }
 
-/// The consumer of a role's group (`default_group` unless --group-id is given), subscribed to
-/// `topic` (a name, or a `^` pattern). Returns it with the group's full name.
+/// The consumer of a role's group (its object name, `kapture-<role>`, unless --group-id is
+/// given; the verifier assumes the default), subscribed to `topic` (a name, or a `^`
+/// pattern). Returns it with the group's full name.
 pub fn subscribed_consumer(
     bootstrap: &str,
     names: &Names,
     args: &ConsumerArgs,
-    default_group: &str,
+    role: Component,
     topic: &str,
     lag: Gauge,
 ) -> Result<(StreamConsumer<LagContext>, String)> {
-    let group = names.group(args.group_id.as_deref().unwrap_or(default_group));
+    let group = names.group(args.group_id.as_deref().unwrap_or(&role.object_name()));
     let consumer = consumer(bootstrap, &group, args.group_instance_id.as_deref(), lag)?;
     consumer
         .subscribe(&[topic])

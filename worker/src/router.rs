@@ -60,7 +60,7 @@ pub async fn run(args: RouterArgs, mut shutdown: Shutdown) -> Result<()> {
         bootstrap,
         &names,
         &args.consumer,
-        "kapture-router",
+        Component::Router,
         &names.source_topic(),
         metrics.lag.clone(),
     )?;

@@ -483,7 +483,7 @@ pub async fn run(args: SinkMongoArgs, mut shutdown: Shutdown) -> Result<()> {
         &args.kafka.kafka_bootstrap,
         &names,
         &args.consumer,
-        "kapture-sink-mongo",
+        Component::SinkMongo,
         &names.state_topic_pattern(),
         metrics.lag.clone(),
     )?;

@@ -205,7 +205,7 @@ pub async fn run(args: SinkPostgresArgs, mut shutdown: Shutdown) -> Result<()> {
         &args.kafka.kafka_bootstrap,
         &names,
         &args.consumer,
-        "kapture-sink-postgres",
+        Component::SinkPostgres,
         &names.state_topic_pattern(),
         metrics.lag.clone(),
     )?;

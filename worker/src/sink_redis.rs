@@ -182,7 +182,7 @@ pub async fn run(args: SinkRedisArgs, mut shutdown: Shutdown) -> Result<()> {
         &args.kafka.kafka_bootstrap,
         &names,
         &args.consumer,
-        "kapture-sink-redis",
+        Component::SinkRedis,
         &names.state_topic_pattern(),
         metrics.lag.clone(),
     )?;

@@ -343,6 +343,29 @@ pub fn store_aggregates(
     Ok(out)
 }
 
+/// One partition a consumer group reads, as `--settle` sees it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Position {
+    /// The partition's first and next offsets (its watermarks).
+    pub low: i64,
+    pub high: i64,
+    /// The group's committed offset (the next it would read); None if it never committed.
+    pub committed: Option<i64>,
+}
+
+/// Messages the groups have not committed yet: while there are any, a sink is behind (it may
+/// be restarting, even in a crash-loop back-off), so a verdict that stopped changing is not
+/// final. A group that never committed on a partition has all of it left to read.
+pub fn uncommitted(positions: impl IntoIterator<Item = Position>) -> u64 {
+    positions
+        .into_iter()
+        .map(|p| {
+            let from = p.committed.unwrap_or(p.low).max(p.low);
+            u64::try_from(p.high - from).unwrap_or(0)
+        })
+        .sum()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -677,5 +700,25 @@ mod tests {
         );
         let bad: HashMap<String, u64> = [("x".to_string(), 1)].into_iter().collect();
         assert!(store_aggregates(&bad, &revenue).is_err());
+    }
+
+    #[test]
+    fn uncommitted_counts_what_each_group_has_left_to_read() {
+        let at = |low, high, committed| Position {
+            low,
+            high,
+            committed,
+        };
+        assert_eq!(uncommitted([]), 0);
+        // Caught up, or nothing was ever written.
+        assert_eq!(uncommitted([at(0, 40, Some(40)), at(0, 0, None)]), 0);
+        // Behind; never committed (from the low watermark, which retention may have moved).
+        assert_eq!(
+            uncommitted([at(0, 40, Some(25)), at(10, 30, None)]),
+            15 + 20
+        );
+        // A commit below the low watermark counts from the low watermark; one past the end
+        // (the partition was recreated) is not negative.
+        assert_eq!(uncommitted([at(10, 30, Some(5)), at(0, 3, Some(9))]), 20);
     }
 }

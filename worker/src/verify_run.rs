@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use futures::TryStreamExt;
+use kapture::component::Component;
 use mongodb::bson::{doc, Bson, Document};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
@@ -19,20 +20,23 @@ use super::redis_conn;
 use super::sink_mongo::{self, Mongo};
 use super::sink_postgres;
 
-use super::verify::{compare, store_aggregates, DeadLetter, Inputs, MongoDoc, PgRow, Report};
+use super::verify::{
+    compare, store_aggregates, uncommitted, DeadLetter, Inputs, MongoDoc, PgRow, Position, Report,
+};
 
 const KAFKA_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How often `--settle` looks again.
 const SETTLE_POLL: Duration = Duration::from_secs(2);
-/// `--settle` stops early once the sinks show no progress for this long.
+/// `--settle` stops early once the sinks show no progress for this long and have nothing left.
 const SETTLE_QUIET: Duration = Duration::from_secs(20);
 
 /// Runs the verification and prints the report; returns the report for the exit code.
 ///
 /// With `--settle`, a failing verdict is looked at again while the sinks still catch up
-/// (rows, documents or Redis counts change), up to the settle time; a verdict that stays the same for
-/// [`SETTLE_QUIET`] is final.
+/// (rows, documents or Redis counts change), up to the settle time; a verdict that stays the
+/// same for [`SETTLE_QUIET`] is final once the flow's consumer groups have committed every
+/// message ([`backlog`]).
 pub async fn run(args: VerifyArgs) -> Result<Report> {
     let deadline = tokio::time::Instant::now() + args.settle;
     let mut report = gather(&args).await?;
@@ -43,8 +47,19 @@ pub async fn run(args: VerifyArgs) -> Result<Report> {
         if progress(&report) != progress(&next) {
             last_change = tokio::time::Instant::now();
         } else if last_change.elapsed() >= SETTLE_QUIET {
-            report = next;
-            break;
+            let left = backlog(&args).await?;
+            if left == 0 {
+                report = next;
+                break;
+            }
+            // A sink that is restarting (a crash-loop back-off reaches minutes) makes no
+            // progress for a while, but has not finished either.
+            tracing::info!(
+                uncommitted = left,
+                "no progress for {SETTLE_QUIET:?}, but the flow's consumer groups have not \
+                 committed everything yet: waiting"
+            );
+            last_change = tokio::time::Instant::now();
         }
         report = next;
     }
@@ -191,15 +206,20 @@ async fn acked_in_redis(
     Ok(ids)
 }
 
+/// A client that reads as `group` without joining it (nothing is subscribed or committed).
+fn kafka_client(bootstrap: &str, group: &str) -> Result<BaseConsumer> {
+    ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .create()
+        .with_context(|| format!("creating a Kafka client for {bootstrap}"))
+}
+
 /// The whole dead-letter topic, from each partition's start to its end as of now. A topic
 /// that does not exist holds no letters.
 fn read_dead_letters(bootstrap: &str, topic: &str) -> Result<Vec<DeadLetter>> {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .set("group.id", "kapture-verify")
-        .set("enable.auto.commit", "false")
-        .create()
-        .with_context(|| format!("creating a Kafka client for {bootstrap}"))?;
+    let consumer = kafka_client(bootstrap, "kapture-verify")?;
     let metadata = consumer
         .fetch_metadata(Some(topic), KAFKA_TIMEOUT)
         .context("fetching Kafka metadata")?;
@@ -321,12 +341,78 @@ async fn postgres_rows(args: &VerifyArgs) -> Result<Vec<PgRow>> {
         .collect()
 }
 
+/// What the flow's consumer groups have not committed yet: the router's of the source topic,
+/// and each verified sink's of the per-state topics (groups by their default names).
+async fn backlog(args: &VerifyArgs) -> Result<u64> {
+    let mut readers = vec![(Component::Router, false), (Component::SinkPostgres, true)];
+    if !args.no_redis {
+        readers.push((Component::SinkRedis, true));
+    }
+    if args.mongo_url.is_some() {
+        readers.push((Component::SinkMongo, true));
+    }
+    let bootstrap = args.kafka.kafka_bootstrap.clone();
+    let names = args.kafka.names("");
+    tokio::task::spawn_blocking(move || {
+        let mut left = 0;
+        for (role, per_state) in readers {
+            let group = names.group(&role.object_name());
+            let topic = |t: &str| match per_state {
+                true => names.state_of_topic(t).is_some(),
+                false => t == names.source_topic(),
+            };
+            left += uncommitted(group_positions(&bootstrap, &group, topic)?);
+        }
+        Ok(left)
+    })
+    .await?
+}
+
+/// Watermarks and `group`'s committed offsets of every partition of the topics it reads.
+fn group_positions(
+    bootstrap: &str,
+    group: &str,
+    reads: impl Fn(&str) -> bool,
+) -> Result<Vec<Position>> {
+    let consumer = kafka_client(bootstrap, group)?;
+    let metadata = consumer
+        .fetch_metadata(None, KAFKA_TIMEOUT)
+        .context("fetching Kafka metadata")?;
+    let mut partitions = TopicPartitionList::new();
+    let mut marks = HashMap::new();
+    for topic in metadata.topics().iter().filter(|t| reads(t.name())) {
+        for p in topic.partitions() {
+            let (low, high) = consumer
+                .fetch_watermarks(topic.name(), p.id(), KAFKA_TIMEOUT)
+                .with_context(|| format!("watermarks of {}/{}", topic.name(), p.id()))?;
+            partitions.add_partition(topic.name(), p.id());
+            marks.insert((topic.name().to_owned(), p.id()), (low, high));
+        }
+    }
+    let committed = consumer
+        .committed_offsets(partitions, KAFKA_TIMEOUT)
+        .with_context(|| format!("reading the committed offsets of group {group}"))?;
+    Ok(committed
+        .elements()
+        .iter()
+        .filter_map(|e| {
+            let (low, high) = *marks.get(&(e.topic().to_owned(), e.partition()))?;
+            let committed = match e.offset() {
+                Offset::Offset(n) => Some(n),
+                _ => None,
+            };
+            Some(Position {
+                low,
+                high,
+                committed,
+            })
+        })
+        .collect())
+}
+
 /// Messages in each per-state topic (high minus low watermark over its partitions).
 fn topic_counts(bootstrap: &str, names: &Names) -> Result<BTreeMap<String, u64>> {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .create()
-        .with_context(|| format!("creating a Kafka client for {bootstrap}"))?;
+    let consumer = kafka_client(bootstrap, "kapture-verify")?;
     let metadata = consumer
         .fetch_metadata(None, KAFKA_TIMEOUT)
         .context("fetching Kafka metadata")?;

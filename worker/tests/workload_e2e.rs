@@ -93,6 +93,19 @@ fn wait_every(
     }
 }
 
+/// The exit code and JSON report of a `verify` run.
+fn verdict(out: &std::process::Output) -> (i32, Value) {
+    let code = out.status.code().unwrap_or(-1);
+    let report = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "verify output ({e}): {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (code, report)
+}
+
 /// One isolated flow: its names, its processes and their logs.
 struct Flow {
     name: String,
@@ -326,23 +339,17 @@ impl Flow {
             .unwrap_or_else(|e| panic!("loadgen summary {:?}: {e}", output.1))
     }
 
-    fn verify(&self, args: &[&str]) -> (i32, Value) {
-        let out = Command::new(WORKER)
-            .arg("verify")
+    fn verify_command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(WORKER);
+        cmd.arg("verify")
             .args(["-o", "json", "--topics"])
             .args(args)
-            .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .output()
-            .unwrap();
-        let code = out.status.code().unwrap_or(-1);
-        let report = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-            panic!(
-                "verify output ({e}): {}\n{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            )
-        });
-        (code, report)
+            .envs(self.env.iter().map(|(k, v)| (k, v)));
+        cmd
+    }
+
+    fn verify(&self, args: &[&str]) -> (i32, Value) {
+        verdict(&self.verify_command(args).output().unwrap())
     }
 
     fn ack_file(&self) -> PathBuf {
@@ -724,20 +731,20 @@ fn verify_reports_duplicates_and_losses() {
     let mut flow = Flow::new("verify");
     flow.start_all();
     let ack = flow.ack_file();
-    let child = flow
-        .loadgen(&[
+    let load = |flow: &Flow, count: u64| {
+        let args = [
             "--direct",
             "--rate",
             "0",
             "--count",
-            "500",
+            &count.to_string(),
             "--ack-file",
-            ack.to_str().unwrap(),
-        ])
-        .spawn()
-        .unwrap();
-    let summary = flow.run_loadgen(child, Duration::from_secs(120));
-    assert_eq!(summary["acked"], 500);
+        ];
+        let child = flow.loadgen(&args).arg(&ack).spawn().unwrap();
+        let summary = flow.run_loadgen(child, Duration::from_secs(120));
+        assert_eq!(summary["acked"], count, "{summary}");
+    };
+    load(&flow, 500);
     flow.wait_drained(500);
     let (code, report) = flow.verify(&["--ack-file", ack.to_str().unwrap()]);
     assert_eq!((code, &report["ok"]), (0, &Value::Bool(true)), "{report:#}");
@@ -768,6 +775,35 @@ fn verify_reports_duplicates_and_losses() {
     );
     assert_eq!(report["lost_sample"][0], "never-landed");
     assert_eq!(report["aggregates_match"], false);
+
+    // With --settle, a verdict that stopped changing is final only once the sinks have nothing
+    // left: a sink that is down (restarting, or in a crash-loop back-off) is waited for.
+    flow.kill9("sink-postgres");
+    load(&flow, 50);
+    let started = Instant::now();
+    let verifying = flow
+        .verify_command(&["--ack-file", ack.to_str().unwrap(), "--settle", "120s"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Past the 20 s without progress that would otherwise end the wait.
+    std::thread::sleep(Duration::from_secs(30));
+    flow.restart("sink-postgres");
+    let out = verifying.wait_with_output().unwrap();
+    let (code, report) = verdict(&out);
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(code, 1, "{report:#}\n{log}");
+    assert_eq!(
+        (report["lost"].as_u64(), report["duplicated"].as_u64()),
+        (Some(1), Some(1)),
+        "the 50 the sink had left are in Postgres: {report:#}\n{log}"
+    );
+    assert!(
+        log.contains("uncommitted=50"),
+        "the wait names what the groups had left: {log}"
+    );
+    eprintln!("verify --settle ended after {:?}", started.elapsed());
 }
 
 /// Without a reachable Kafka the order service is not ready and answers 503 (counted).

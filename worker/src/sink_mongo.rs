@@ -421,7 +421,9 @@ async fn insert(
 /// retried as a whole (it is idempotent).
 pub async fn write(mongo: &Mongo, docs: &[Document]) -> Result<Written> {
     let all: Vec<usize> = (0..docs.len()).collect();
+    let looked_up = Instant::now();
     let fresh = unstored(mongo, docs, &all).await?;
+    let lookup = looked_up.elapsed();
     let mut sizes = Vec::with_capacity(fresh.len());
     for &i in &fresh {
         sizes.push(docs[i].to_vec().context("encoding a document")?.len());
@@ -450,6 +452,13 @@ pub async fn write(mongo: &Mongo, docs: &[Document]) -> Result<Written> {
             Err(why) => anyhow::bail!(why),
         }
     }
+    tracing::debug!(
+        documents = docs.len(),
+        fresh = fresh.len(),
+        lookup_ms = lookup.as_millis(),
+        insert_ms = (looked_up.elapsed() - lookup).as_millis(),
+        "batch written"
+    );
     Ok(written)
 }
 

@@ -220,22 +220,14 @@ fn kafka_client(bootstrap: &str, group: &str) -> Result<BaseConsumer> {
 /// that does not exist holds no letters.
 fn read_dead_letters(bootstrap: &str, topic: &str) -> Result<Vec<DeadLetter>> {
     let consumer = kafka_client(bootstrap, "kapture-verify")?;
-    let metadata = consumer
-        .fetch_metadata(Some(topic), KAFKA_TIMEOUT)
-        .context("fetching Kafka metadata")?;
     let mut assignment = TopicPartitionList::new();
     // Per partition, the offset after the last message as of now: read until each is reached
     // (offsets, not counts: a partition may skip offsets).
     let mut ends: HashMap<i32, i64> = HashMap::new();
-    for t in metadata.topics().iter().filter(|t| t.name() == topic) {
-        for p in t.partitions() {
-            let (low, high) = consumer
-                .fetch_watermarks(topic, p.id(), KAFKA_TIMEOUT)
-                .with_context(|| format!("watermarks of {topic}/{}", p.id()))?;
-            if high > low {
-                assignment.add_partition_offset(topic, p.id(), Offset::Offset(low))?;
-                ends.insert(p.id(), high);
-            }
+    for ((_, partition), (low, high)) in watermarks(&consumer, |t| t == topic)? {
+        if high > low {
+            assignment.add_partition_offset(topic, partition, Offset::Offset(low))?;
+            ends.insert(partition, high);
         }
     }
     let mut letters = Vec::new();
@@ -344,6 +336,7 @@ async fn postgres_rows(args: &VerifyArgs) -> Result<Vec<PgRow>> {
 /// What the flow's consumer groups have not committed yet: the router's of the source topic,
 /// and each verified sink's of the per-state topics (groups by their default names).
 async fn backlog(args: &VerifyArgs) -> Result<u64> {
+    // (role, whether it reads the per-state topics rather than the source topic)
     let mut readers = vec![(Component::Router, false), (Component::SinkPostgres, true)];
     if !args.no_redis {
         readers.push((Component::SinkRedis, true));
@@ -354,49 +347,66 @@ async fn backlog(args: &VerifyArgs) -> Result<u64> {
     let bootstrap = args.kafka.kafka_bootstrap.clone();
     let names = args.kafka.names("");
     tokio::task::spawn_blocking(move || {
+        let source = names.source_topic();
+        let marks = watermarks(&kafka_client(&bootstrap, "kapture-verify")?, |t| {
+            t == source || names.state_of_topic(t).is_some()
+        })?;
         let mut left = 0;
         for (role, per_state) in readers {
+            // `marks` holds the source topic and the per-state topics only.
+            let read = marks.iter().filter(|((topic, _), _)| match per_state {
+                true => *topic != source,
+                false => *topic == source,
+            });
             let group = names.group(&role.object_name());
-            let topic = |t: &str| match per_state {
-                true => names.state_of_topic(t).is_some(),
-                false => t == names.source_topic(),
-            };
-            left += uncommitted(group_positions(&bootstrap, &group, topic)?);
+            left += uncommitted(positions(&bootstrap, &group, read)?);
         }
         Ok(left)
     })
     .await?
 }
 
-/// Watermarks and `group`'s committed offsets of every partition of the topics it reads.
-fn group_positions(
-    bootstrap: &str,
-    group: &str,
-    reads: impl Fn(&str) -> bool,
-) -> Result<Vec<Position>> {
-    let consumer = kafka_client(bootstrap, group)?;
-    let metadata = consumer
+/// Watermarks (low, high) of every partition of the topics `wanted` picks, by (topic,
+/// partition).
+fn watermarks(
+    client: &BaseConsumer,
+    wanted: impl Fn(&str) -> bool,
+) -> Result<BTreeMap<(String, i32), (i64, i64)>> {
+    let metadata = client
         .fetch_metadata(None, KAFKA_TIMEOUT)
         .context("fetching Kafka metadata")?;
-    let mut partitions = TopicPartitionList::new();
-    let mut marks = HashMap::new();
-    for topic in metadata.topics().iter().filter(|t| reads(t.name())) {
+    let mut out = BTreeMap::new();
+    for topic in metadata.topics().iter().filter(|t| wanted(t.name())) {
         for p in topic.partitions() {
-            let (low, high) = consumer
+            let marks = client
                 .fetch_watermarks(topic.name(), p.id(), KAFKA_TIMEOUT)
                 .with_context(|| format!("watermarks of {}/{}", topic.name(), p.id()))?;
-            partitions.add_partition(topic.name(), p.id());
-            marks.insert((topic.name().to_owned(), p.id()), (low, high));
+            out.insert((topic.name().to_owned(), p.id()), marks);
         }
     }
-    let committed = consumer
+    Ok(out)
+}
+
+/// `group`'s committed offsets of the partitions `read`, with their watermarks.
+fn positions<'a>(
+    bootstrap: &str,
+    group: &str,
+    read: impl Iterator<Item = (&'a (String, i32), &'a (i64, i64))>,
+) -> Result<Vec<Position>> {
+    let mut partitions = TopicPartitionList::new();
+    let mut marks = HashMap::new();
+    for ((topic, partition), &(low, high)) in read {
+        partitions.add_partition(topic, *partition);
+        marks.insert((topic.as_str(), *partition), (low, high));
+    }
+    let committed = kafka_client(bootstrap, group)?
         .committed_offsets(partitions, KAFKA_TIMEOUT)
         .with_context(|| format!("reading the committed offsets of group {group}"))?;
     Ok(committed
         .elements()
         .iter()
         .filter_map(|e| {
-            let (low, high) = *marks.get(&(e.topic().to_owned(), e.partition()))?;
+            let (low, high) = *marks.get(&(e.topic(), e.partition()))?;
             let committed = match e.offset() {
                 Offset::Offset(n) => Some(n),
                 _ => None,
@@ -412,23 +422,11 @@ fn group_positions(
 
 /// Messages in each per-state topic (high minus low watermark over its partitions).
 fn topic_counts(bootstrap: &str, names: &Names) -> Result<BTreeMap<String, u64>> {
-    let consumer = kafka_client(bootstrap, "kapture-verify")?;
-    let metadata = consumer
-        .fetch_metadata(None, KAFKA_TIMEOUT)
-        .context("fetching Kafka metadata")?;
+    let client = kafka_client(bootstrap, "kapture-verify")?;
     let mut out = BTreeMap::new();
-    for topic in metadata.topics() {
-        let Some(state) = names.state_of_topic(topic.name()) else {
-            continue;
-        };
-        let mut n = 0u64;
-        for p in topic.partitions() {
-            let (low, high) = consumer
-                .fetch_watermarks(topic.name(), p.id(), KAFKA_TIMEOUT)
-                .with_context(|| format!("watermarks of {}/{}", topic.name(), p.id()))?;
-            n += u64::try_from(high - low).unwrap_or(0);
-        }
-        *out.entry(state).or_default() += n;
+    for ((topic, _), (low, high)) in watermarks(&client, |t| names.state_of_topic(t).is_some())? {
+        let state = names.state_of_topic(&topic).expect("picked by its state");
+        *out.entry(state).or_default() += u64::try_from(high - low).unwrap_or(0);
     }
     Ok(out)
 }

@@ -379,7 +379,7 @@ fn template_context(params: &RenderParams) -> Value {
     ctx["images"] = serde_json::to_value(images(params)).expect("images serialise");
     ctx["mongo"] = match &params.mongo_url {
         Some(url) => json!({"url": url, "secret": params.mongo_secret}),
-        None => json!({"url": OWN_MONGO_URL, "secret": "kapture-mongo"}),
+        None => json!({"url": OWN_MONGO_URL, "secret": Component::Mongo.object_name()}),
     };
     ctx
 }

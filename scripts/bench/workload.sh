@@ -114,13 +114,17 @@ timed() {
   local listen start end
   listen="127.0.0.1:$(port)"
   start=$(date +%s.%N)
-  if [[ $1 == kcat ]]; then run_kcat; else run_loadgen "$listen"; fi
-  end=$(date +%s.%N)
-  if [[ $1 == loadgen ]]; then
+  if [[ $1 == kcat ]]; then
+    run_kcat
+    end=$(date +%s.%N)
+    theirs+=("$(msg_per_s "$start" "$end")")
+  else
+    run_loadgen "$listen"
+    end=$(date +%s.%N)
     [[ "$(json "['acked']" <"$WORK/summary.json")" == "$N" ]] ||
       die "loadgen --direct lost messages: $(cat "$WORK/summary.json")"
+    ours+=("$(msg_per_s "$start" "$end")")
   fi
-  if [[ $1 == kcat ]]; then theirs+=("$(msg_per_s "$start" "$end")"); else ours+=("$(msg_per_s "$start" "$end")"); fi
 }
 ours=(); theirs=()
 for i in $(seq 1 "$ROUNDS"); do

@@ -1,7 +1,7 @@
 //! Scrapes the workload's Prometheus metrics through the API server's pod proxy, so a laptop
 //! with nothing but kube access can read them, and reads pods' CPU and memory from the metrics
 //! API (metrics.k8s.io) where the cluster serves it. Errors are recorded per pod, never fatal.
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use futures::future::join_all;
@@ -49,10 +49,14 @@ fn metrics_port(pod: &Pod) -> i32 {
         .map_or(DEFAULT_PORT, |p| p.container_port)
 }
 
-/// Scrapes every Ready workload pod at once, each bounded by `timeout`. `at` is the sample's
-/// time in seconds since the sampler started.
-pub async fn sample(cluster: &Cluster, at: f64, timeout: Duration) -> Sample {
-    sample_with(cluster, at, timeout, &|text, _| impact::parse(text)).await
+/// Scrapes every Ready workload pod at once, each bounded by `timeout`, and times the sample
+/// in seconds on `clock` when the answers are in: a pod reads its counters as it answers, which
+/// under load comes well after the sampling began (listing the pods, the API server's proxy),
+/// and rates over a short window would count that delay as traffic.
+pub async fn sample(cluster: &Cluster, clock: Instant, timeout: Duration) -> Sample {
+    let mut sample = sample_with(cluster, 0.0, timeout, &|text, _| impact::parse(text)).await;
+    sample.at = clock.elapsed().as_secs_f64();
+    sample
 }
 
 /// As [`sample`], reading each scrape with `parse` as its answer arrives, given how long the
@@ -125,7 +129,7 @@ async fn scrape<V>(
     let request = Request::get(&url)
         .body(Vec::new())
         .map_err(|e| e.to_string())?;
-    let sent = std::time::Instant::now();
+    let sent = Instant::now();
     match tokio::time::timeout(timeout, cluster.client.request_text(request)).await {
         Ok(Ok(text)) => Ok(parse(&text, sent.elapsed())),
         Ok(Err(kube::Error::Api(s))) => Err(format!("{} {}", s.code, s.message)),

@@ -273,8 +273,7 @@ impl Sampler {
                     _ = tick.tick() => {}
                     _ = stopped.wait_for(|s| *s) => break,
                 }
-                let at = started.elapsed().as_secs_f64();
-                samples.push(metrics::sample(&cluster, at, SCRAPE_TIMEOUT).await);
+                samples.push(metrics::sample(&cluster, started, SCRAPE_TIMEOUT).await);
             }
             samples
         });

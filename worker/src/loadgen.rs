@@ -12,7 +12,7 @@ use anyhow::{Context, Result};
 use rdkafka::client::ClientContext;
 use rdkafka::error::{KafkaError, KafkaResult};
 use rdkafka::message::{BorrowedMessage, Message};
-use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
+use rdkafka::producer::{BaseProducer, DeliveryResult, Producer, ProducerContext};
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::util::Timeout;
 use serde::Serialize;
@@ -143,13 +143,15 @@ impl Pacer {
         }
     }
 
-    async fn wait(&mut self) {
-        if let Some(b) = &mut self.bucket {
-            let wait = b.reserve(self.start.elapsed());
-            // Sub-millisecond waits are absorbed by the bucket's reservation accounting.
-            if wait >= Duration::from_millis(1) {
-                tokio::time::sleep(wait).await;
-            }
+    /// Reserves the next send and returns how long to wait for it; zero when the rate is
+    /// unlimited or the wait is under a millisecond (the bucket's reservation accounting
+    /// absorbs those).
+    fn reserve(&mut self) -> Duration {
+        match &mut self.bucket {
+            Some(b) => Some(b.reserve(self.start.elapsed()))
+                .filter(|wait| *wait >= Duration::from_millis(1))
+                .unwrap_or_default(),
+            None => Duration::ZERO,
         }
     }
 }
@@ -358,7 +360,10 @@ async fn run_http(
         && !shutdown.is_triggered()
         && !limits.reached(tally.sent, || pacer.start.elapsed())
     {
-        pacer.wait().await;
+        let wait = pacer.reserve();
+        if !wait.is_zero() {
+            tokio::time::sleep(wait).await;
+        }
         let permit = permits
             .clone()
             .acquire_owned()
@@ -401,12 +406,8 @@ async fn run_http(
     Ok(tally.summary("http", pacer.start.elapsed()))
 }
 
-/// How long the direct mode's delivery-report thread waits in one `poll`: also how long the
-/// end of a run may wait for that thread to notice it should stop.
-const DELIVERY_POLL: Duration = Duration::from_millis(10);
-
-/// Delivery reports of the direct mode, handled on a thread of their own (no future or
-/// channel per message, no opaque: librdkafka times each message itself).
+/// Delivery reports of the direct mode, served on the sending thread between sends (no
+/// future or channel per message, no opaque: librdkafka times each message itself).
 struct DirectContext {
     metrics: Arc<Metrics>,
     acks: AckSender,
@@ -431,9 +432,10 @@ impl ProducerContext for DirectContext {
                 self.metrics.produced.inc();
                 self.metrics.latency.observe(latency.as_secs_f64());
                 if let (Some(tx), Some(key)) = (&self.acks, message.key()) {
-                    // The key is the transaction id. Not a runtime thread, so blocking is
-                    // allowed; it paces the producer to the ack writer. An error means the
-                    // writer failed, which it reports.
+                    // The key is the transaction id. The sending thread is outside the
+                    // runtime (`block_in_place`), so blocking is allowed; it paces the
+                    // producer to the ack writer. An error means the writer failed, which it
+                    // reports.
                     let id = String::from_utf8_lossy(key).into_owned();
                     if tx.blocking_send(id).is_err() {
                         self.acks_failed.store(true, Ordering::Relaxed);
@@ -458,23 +460,6 @@ fn delivery_latency(message: &BorrowedMessage<'_>) -> Duration {
     Duration::from_micros(u64::try_from(micros).unwrap_or(0))
 }
 
-/// Serves the producer's delivery reports until `stop` is set. Not rdkafka's
-/// `ThreadedProducer`: its thread polls in 100 ms steps, which a run then waits out at its
-/// end (a fifth of a 200,000-message run at full speed).
-fn serve_deliveries(
-    producer: Arc<BaseProducer<DirectContext>>,
-    stop: Arc<AtomicBool>,
-) -> std::thread::JoinHandle<()> {
-    std::thread::Builder::new()
-        .name("delivery reports".into())
-        .spawn(move || {
-            while !stop.load(Ordering::Relaxed) {
-                producer.poll(DELIVERY_POLL);
-            }
-        })
-        .expect("spawning the delivery-report thread")
-}
-
 async fn run_direct(
     args: &LoadgenArgs,
     limits: Limits,
@@ -490,20 +475,19 @@ async fn run_direct(
         acks_failed: Default::default(),
         tally: Default::default(),
     };
-    let producer: Arc<BaseProducer<DirectContext>> = Arc::new(
+    let producer: BaseProducer<DirectContext> =
         kafka_config::producer_config(&args.kafka.kafka_bootstrap)
             .create_with_context(context)
             .with_context(|| {
                 format!("creating Kafka producer for {}", args.kafka.kafka_bootstrap)
-            })?,
-    );
-    let stop = Arc::new(AtomicBool::new(false));
-    let poller = serve_deliveries(producer.clone(), stop.clone());
-    let produced = produce(args, limits, &producer, &topic, shutdown).await;
-    // Every delivery report arrives before flush returns (or it fails).
-    let flushed = tokio::task::block_in_place(|| flush(&producer, Duration::from_secs(30)));
-    stop.store(true, Ordering::Relaxed);
-    poller.join().ok();
+            })?;
+    // One thread sends and serves the delivery reports, as kcat does; the payloads are made
+    // on another (`GeneratedAhead`).
+    let (produced, flushed) = tokio::task::block_in_place(|| {
+        let produced = produce(args, limits, &producer, &topic, &shutdown);
+        // Every delivery report arrives before flush returns (or it fails).
+        (produced, flush(&producer, Duration::from_secs(30)))
+    });
     let (sent, started) = produced?;
     flushed.context("flushing the producer")?;
     let elapsed = started.elapsed();
@@ -520,9 +504,9 @@ async fn run_direct(
     Ok(tally.summary("direct", elapsed))
 }
 
-/// Waits until every message handed to librdkafka is delivered or failed, looking every
-/// millisecond while the delivery thread serves the reports. rdkafka's own `flush` looks again
-/// only every 100 ms (its `poll` always waits out its timeout), which a run pays at its end.
+/// Serves delivery reports until every message handed to librdkafka is delivered or failed,
+/// looking every millisecond. rdkafka's own `flush` looks again only every 100 ms (its `poll`
+/// always waits out its timeout), which a run pays at its end.
 fn flush(producer: &BaseProducer<DirectContext>, within: Duration) -> KafkaResult<()> {
     let deadline = Instant::now() + within;
     loop {
@@ -530,34 +514,40 @@ fn flush(producer: &BaseProducer<DirectContext>, within: Duration) -> KafkaResul
             Err(KafkaError::Flush(RDKafkaErrorCode::OperationTimedOut))
                 if Instant::now() < deadline =>
             {
-                std::thread::sleep(Duration::from_millis(1));
+                producer.poll(Duration::from_millis(1));
             }
             done => return done,
         }
     }
 }
 
-/// Hands transactions to librdkafka until a limit, a shutdown or a failed ack writer; returns
-/// how many were handed over, and when the first one could be.
-async fn produce(
+/// Without a pacer's wait, delivery reports are served once every this many sends: serving
+/// reads the clock and takes the report queue's lock. A report (and its latency) waits at most
+/// this many sends, tens of microseconds at full speed; a paced run serves them while it
+/// waits, at least every millisecond or two.
+const SENDS_PER_POLL: u64 = 32;
+
+/// Hands transactions to librdkafka until a limit, a shutdown or a failed ack writer, serving
+/// delivery reports between sends and while it waits (for the pacer or for room in
+/// librdkafka's queue); returns how many were handed over, and when the first one could be.
+/// Blocks: call it outside the runtime's workers.
+fn produce(
     args: &LoadgenArgs,
     limits: Limits,
     producer: &BaseProducer<DirectContext>,
     topic: &str,
-    shutdown: Shutdown,
+    shutdown: &Shutdown,
 ) -> Result<(u64, Instant)> {
-    tokio::task::block_in_place(|| {
-        let client = producer.client();
-        let timeout = Duration::from_secs(10);
-        anyhow::ensure!(
-            kafka_config::topic_exists(client, topic, timeout)?,
-            "topic {topic} does not exist at {}: it is created by the topic Job (`kapture-worker create-topics`)",
-            args.kafka.kafka_bootstrap
-        );
-        kafka_config::hasten_producer_id(client, topic, timeout)
-    })?;
-    let mut generator = generator(args)?;
-    let mut payload = Vec::with_capacity(2048);
+    let client = producer.client();
+    let timeout = Duration::from_secs(10);
+    anyhow::ensure!(
+        kafka_config::topic_exists(client, topic, timeout)?,
+        "topic {topic} does not exist at {}: it is created by the topic Job (`kapture-worker create-topics`)",
+        args.kafka.kafka_bootstrap
+    );
+    kafka_config::hasten_producer_id(client, topic, timeout)?;
+    let handle = TopicHandle::new(producer, topic)?;
+    let mut payloads = GeneratedAhead::start(generator(args)?, limits.count);
     let mut pacer = Pacer::new(args.rate);
     let context = producer.context();
     let mut sent = 0u64;
@@ -566,26 +556,31 @@ async fn produce(
         && !context.acks_failed.load(Ordering::Relaxed)
         && !limits.reached(sent, || pacer.start.elapsed())
     {
-        pacer.wait().await;
-        generator.next_json(&mut payload);
+        let wait = pacer.reserve();
+        if !wait.is_zero() || sent % SENDS_PER_POLL == 0 {
+            // Waits out the pacer serving reports, or serves those ready.
+            producer.poll(wait);
+        }
+        let Some(payload) = payloads.next() else {
+            break;
+        };
         // The key is the id, borrowed from the payload when it leads it (the model's case).
         let owned_key;
-        let key: &[u8] = match id_span(&payload) {
+        let key: &[u8] = match id_span(payload) {
             Some(span) => &payload[span],
             None => {
-                owned_key = payload_id(&payload)?;
+                owned_key = payload_id(payload)?;
                 owned_key.as_bytes()
             }
         };
         loop {
-            let record = BaseRecord::to(topic).key(key).payload(&payload[..]);
-            match producer.send(record) {
+            match handle.produce(key, payload) {
                 Ok(()) => break,
-                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
-                    // librdkafka's queue is full: give its threads time to deliver.
-                    tokio::time::sleep(Duration::from_millis(1)).await;
+                Err(RDKafkaErrorCode::QueueFull) => {
+                    // librdkafka's queue is full: serve reports while its threads deliver.
+                    producer.poll(Duration::from_millis(1));
                 }
-                Err((e, _)) => {
+                Err(e) => {
                     let mut tally = context.tally.lock().unwrap_or_else(|p| p.into_inner());
                     tally.fail(&context.metrics, "enqueue".into());
                     tracing::warn!(id = %String::from_utf8_lossy(key), error = %e, "could not enqueue");
@@ -598,9 +593,171 @@ async fn produce(
     Ok((sent, pacer.start))
 }
 
+/// The generator's payloads, made on a thread of their own a chunk ahead of the sender, in
+/// the generator's order. On two cores this is what keeps the direct mode at kcat's pace: the
+/// sending thread's own share (enqueueing, delivery reports) is then about kcat's, and the
+/// generator runs while librdkafka's broker thread waits for the broker.
+struct GeneratedAhead {
+    chunks: std::sync::mpsc::Receiver<Chunk>,
+    /// Read chunks go back to the generator, which refills them without allocating.
+    spent: std::sync::mpsc::SyncSender<Chunk>,
+    current: Chunk,
+    next: usize,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+/// Payloads back to back, and where each ends.
+#[derive(Default)]
+struct Chunk {
+    bytes: Vec<u8>,
+    ends: Vec<usize>,
+}
+
+impl GeneratedAhead {
+    /// Payloads per chunk: a hand-over per this many, and this many made beyond the last read.
+    const CHUNK: u64 = 256;
+    /// Chunks made ahead of the one being read.
+    const AHEAD: usize = 4;
+
+    /// Starts generating `count` payloads, or until dropped.
+    fn start(mut generator: Generator, count: Option<u64>) -> GeneratedAhead {
+        let (made, chunks) = std::sync::mpsc::sync_channel::<Chunk>(Self::AHEAD);
+        let (spent, returned) = std::sync::mpsc::sync_channel::<Chunk>(Self::AHEAD + 2);
+        let thread = std::thread::Builder::new()
+            .name("generator".into())
+            .spawn(move || {
+                let mut left = count.unwrap_or(u64::MAX);
+                let mut payload = Vec::with_capacity(2048);
+                while left > 0 {
+                    let mut chunk = returned.try_recv().unwrap_or_default();
+                    chunk.bytes.clear();
+                    chunk.ends.clear();
+                    let n = left.min(Self::CHUNK);
+                    for _ in 0..n {
+                        generator.next_json(&mut payload);
+                        chunk.bytes.extend_from_slice(&payload);
+                        chunk.ends.push(chunk.bytes.len());
+                    }
+                    left -= n;
+                    if made.send(chunk).is_err() {
+                        return;
+                    }
+                }
+            })
+            .expect("spawning the generator thread");
+        GeneratedAhead {
+            chunks,
+            spent,
+            current: Chunk::default(),
+            next: 0,
+            thread: Some(thread),
+        }
+    }
+
+    /// The next payload; `None` once `count` were read.
+    fn next(&mut self) -> Option<&[u8]> {
+        if self.next == self.current.ends.len() {
+            let chunk = self.chunks.recv().ok()?;
+            // Best effort: a chunk not taken back is simply freed.
+            let _ = self
+                .spent
+                .try_send(std::mem::replace(&mut self.current, chunk));
+            self.next = 0;
+        }
+        let start = self.next.checked_sub(1).map_or(0, |i| self.current.ends[i]);
+        let end = self.current.ends[self.next];
+        self.next += 1;
+        Some(&self.current.bytes[start..end])
+    }
+}
+
+impl Drop for GeneratedAhead {
+    /// Stops the thread: with the receiving end gone, its next hand-over fails and it returns
+    /// (at most a chunk's generation later).
+    fn drop(&mut self) {
+        let (_, closed) = std::sync::mpsc::sync_channel(0);
+        drop(std::mem::replace(&mut self.chunks, closed));
+        if let Some(thread) = self.thread.take() {
+            thread.join().ok();
+        }
+    }
+}
+
+/// A librdkafka topic handle of the direct mode's producer. Producing through it skips the
+/// look-up by name (a lock and a search per message) that rdkafka's `BaseRecord::to` costs;
+/// kcat produces the same way.
+struct TopicHandle<'p> {
+    raw: std::ptr::NonNull<rdkafka::bindings::rd_kafka_topic_t>,
+    _producer: std::marker::PhantomData<&'p BaseProducer<DirectContext>>,
+}
+
+impl<'p> TopicHandle<'p> {
+    fn new(producer: &'p BaseProducer<DirectContext>, topic: &str) -> Result<Self> {
+        let name = std::ffi::CString::new(topic).context("topic name contains a NUL byte")?;
+        // SAFETY: the client pointer is live for 'p, which this handle's lifetime is tied to;
+        // a null configuration means the producer's defaults.
+        let raw = unsafe {
+            rdkafka::bindings::rd_kafka_topic_new(
+                producer.client().native_ptr(),
+                name.as_ptr(),
+                std::ptr::null_mut(),
+            )
+        };
+        let raw = std::ptr::NonNull::new(raw)
+            .with_context(|| format!("librdkafka refused a handle for topic {topic}"))?;
+        Ok(TopicHandle {
+            raw,
+            _producer: std::marker::PhantomData,
+        })
+    }
+
+    /// Enqueues a copy of `payload` keyed by `key`, partitioned by the producer's partitioner.
+    fn produce(&self, key: &[u8], payload: &[u8]) -> std::result::Result<(), RDKafkaErrorCode> {
+        // SAFETY: the handle is live; librdkafka copies key and payload (F_COPY) before it
+        // returns and never writes through the payload pointer; a null opaque is the `()`
+        // delivery opaque of `DirectContext`.
+        let enqueued = unsafe {
+            rdkafka::bindings::rd_kafka_produce(
+                self.raw.as_ptr(),
+                rdkafka::producer::PARTITION_UA,
+                rdkafka::bindings::RD_KAFKA_MSG_F_COPY,
+                payload.as_ptr() as *mut std::ffi::c_void,
+                payload.len(),
+                key.as_ptr().cast(),
+                key.len(),
+                std::ptr::null_mut(),
+            )
+        };
+        if enqueued == 0 {
+            Ok(())
+        } else {
+            // SAFETY: reads this thread's last librdkafka error, set by the call above.
+            Err(unsafe { rdkafka::bindings::rd_kafka_last_error() }.into())
+        }
+    }
+}
+
+impl Drop for TopicHandle<'_> {
+    fn drop(&mut self) {
+        // SAFETY: the handle came from rd_kafka_topic_new and is released once; the producer
+        // outlives it.
+        unsafe { rdkafka::bindings::rd_kafka_topic_destroy(self.raw.as_ptr()) }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A generator config that builds in microseconds.
+    fn small_world(seed: u64) -> GeneratorConfig {
+        GeneratorConfig {
+            seed,
+            stores: 5,
+            customers: 50,
+            ..Default::default()
+        }
+    }
 
     #[test]
     fn limits_by_count_duration_or_neither() {
@@ -633,12 +790,7 @@ mod tests {
 
     #[test]
     fn generated_payloads_carry_their_id_first() {
-        let mut g = Generator::new(GeneratorConfig {
-            seed: 3,
-            stores: 5,
-            customers: 50,
-            ..Default::default()
-        });
+        let mut g = Generator::new(small_world(3));
         let mut buf = Vec::new();
         for _ in 0..50 {
             g.next_json(&mut buf);
@@ -649,6 +801,32 @@ mod tests {
             );
             assert_eq!(payload_id(&buf).unwrap(), txn.id);
         }
+    }
+
+    #[test]
+    fn payloads_generated_ahead_are_the_generators_stream_and_end_at_the_count() {
+        let config = small_world(11);
+        let mut inline = Generator::new(config.clone());
+        // Not a multiple of the chunk, so the last chunk is a short one.
+        let count = GeneratedAhead::CHUNK * 2 + 7;
+        let mut ahead = GeneratedAhead::start(Generator::new(config), Some(count));
+        let mut expected = Vec::new();
+        for _ in 0..count {
+            inline.next_json(&mut expected);
+            assert_eq!(ahead.next(), Some(&expected[..]));
+        }
+        assert_eq!(ahead.next(), None);
+    }
+
+    #[test]
+    fn payloads_generated_ahead_without_a_count_stop_with_their_reader() {
+        let config = small_world(12);
+        let mut ahead = GeneratedAhead::start(Generator::new(config), None);
+        for _ in 0..GeneratedAhead::CHUNK * 10 {
+            assert!(ahead.next().is_some_and(|p| p.starts_with(br#"{"id":""#)));
+        }
+        // Joins the thread, which ends at its next hand-over (were it not to, this would hang).
+        drop(ahead);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Scrapes the workload's Prometheus metrics through the API server's pod proxy, so a laptop
 //! with nothing but kube access can read them, and reads pods' CPU and memory from the metrics
 //! API (metrics.k8s.io) where the cluster serves it. Errors are recorded per pod, never fatal.
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
@@ -54,33 +55,30 @@ fn metrics_port(pod: &Pod) -> i32 {
 /// under load comes well after the sampling began (listing the pods, the API server's proxy),
 /// and rates over a short window would count that delay as traffic.
 pub async fn sample(cluster: &Cluster, clock: Instant, timeout: Duration) -> Sample {
-    let mut sample = sample_with(cluster, 0.0, timeout, &|text, _| impact::parse(text)).await;
-    sample.at = clock.elapsed().as_secs_f64();
-    sample
+    let (pods, missing) = scrape_all(cluster, timeout, &|text, _| impact::parse(text)).await;
+    Sample {
+        at: clock.elapsed().as_secs_f64(),
+        pods,
+        missing,
+    }
 }
 
-/// As [`sample`], reading each scrape with `parse` as its answer arrives, given how long the
-/// answer took (the bench keeps the latency histogram and times each answer).
-pub async fn sample_with<V>(
+/// Every Ready workload pod's scrape, read with `parse` as its answer arrives, given how long
+/// the answer took (the bench keeps the latency histogram and times each answer); and the
+/// roles that had none to scrape, with the reason. The caller times the sample.
+pub async fn scrape_all<V>(
     cluster: &Cluster,
-    at: f64,
     timeout: Duration,
     parse: &(impl Fn(&str, Duration) -> V + Sync),
-) -> Sample<V> {
-    let mut sample = Sample {
-        at,
-        pods: Vec::new(),
-        missing: Default::default(),
-    };
+) -> (Vec<PodSample<V>>, BTreeMap<Component, String>) {
+    let mut missing = BTreeMap::new();
     let listed = match pods::list(cluster, &selector()).await {
         Ok(p) => p,
         Err(e) => {
             for role in roles() {
-                sample
-                    .missing
-                    .insert(role, format!("listing pods failed: {e:#}"));
+                missing.insert(role, format!("listing pods failed: {e:#}"));
             }
-            return sample;
+            return (Vec::new(), missing);
         }
     };
     for role in roles() {
@@ -90,7 +88,7 @@ pub async fn sample_with<V>(
         if !has_ready {
             let any = listed.iter().any(|p| role_of(p) == Some(role));
             let why = if any { "no ready pods" } else { "no pods" };
-            sample.missing.insert(role, why.into());
+            missing.insert(role, why.into());
         }
     }
     let scrapes = listed
@@ -105,8 +103,7 @@ pub async fn sample_with<V>(
                 values,
             }
         });
-    sample.pods = join_all(scrapes).await;
-    sample
+    (join_all(scrapes).await, missing)
 }
 
 fn role_of(pod: &Pod) -> Option<Component> {

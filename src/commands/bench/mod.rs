@@ -342,11 +342,11 @@ impl Run<'_> {
                 at: self.clock.elapsed().saturating_sub(took / 2).as_secs_f64(),
                 scrape: impact::parse_scrape(text),
             };
-            let (sample, reading) = tokio::join!(
-                metrics::sample_with(self.cluster, at, SCRAPE_TIMEOUT, &read),
+            let ((pods, missing), reading) = tokio::join!(
+                metrics::scrape_all(self.cluster, SCRAPE_TIMEOUT, &read),
                 self.read_usage(at)
             );
-            samples.push(sample);
+            samples.push(Sample { at, pods, missing });
             usage.extend(reading);
             let so_far = StepInput {
                 step: number,

@@ -147,11 +147,14 @@ impl Pacer {
     /// unlimited or the wait is under a millisecond (the bucket's reservation accounting
     /// absorbs those).
     fn reserve(&mut self) -> Duration {
-        match &mut self.bucket {
-            Some(b) => Some(b.reserve(self.start.elapsed()))
-                .filter(|wait| *wait >= Duration::from_millis(1))
-                .unwrap_or_default(),
-            None => Duration::ZERO,
+        let Some(bucket) = &mut self.bucket else {
+            return Duration::ZERO;
+        };
+        let wait = bucket.reserve(self.start.elapsed());
+        if wait >= Duration::from_millis(1) {
+            wait
+        } else {
+            Duration::ZERO
         }
     }
 }
